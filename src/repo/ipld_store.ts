@@ -6,7 +6,7 @@
  * `MemoryIpldStore` (tests).
  */
 import type { AbortOptions } from "../abort.ts";
-import type { Block, CID } from "../ipld/block.ts";
+import { type Block, type CID, SUPPORTED_CODECS, SUPPORTED_HASHES } from "../ipld/block.ts";
 import { NotFoundError, UserError } from "../errors.ts";
 
 /** Largest block the store accepts: Filecoin's largest objects (message-heavy blocks) fit. */
@@ -42,4 +42,46 @@ export class UnsupportedCidError extends UserError {
   constructor(readonly cid: CID, reason: string) {
     super(`block ${cid}: ${reason}`);
   }
+}
+
+/** Options of `get()`: `verify` rehashes the bytes and throws `CorruptRecordError` on mismatch. */
+export interface GetBlockOptions extends AbortOptions {
+  verify?: boolean;
+}
+
+/**
+ * Longest CID (in bytes) either backend accepts: CIDv1 varints plus a 32-byte digest are about
+ * 36 bytes; the margin keeps a hostile CID from ever reaching a 2 KiB Deno KV key.
+ */
+const MAX_CID_BYTES = 64;
+/** Digest length of both supported multihashes (blake2b-256 and sha2-256). */
+const DIGEST_BYTES = 32;
+
+/** Why `cid` cannot name a stored block, or `undefined` when it can. */
+export function unsupportedCidReason(cid: CID): string | undefined {
+  if (cid.version !== 1) return `CIDv${cid.version} is not supported, only CIDv1`;
+  if (!SUPPORTED_CODECS.has(cid.code)) {
+    return `codec 0x${cid.code.toString(16)} is not supported (dag-cbor or raw only)`;
+  }
+  const mh = cid.multihash;
+  if (!SUPPORTED_HASHES.has(mh.code)) {
+    return `multihash 0x${mh.code.toString(16)} is not supported (blake2b-256 or sha2-256 only)`;
+  }
+  if (mh.digest.length !== DIGEST_BYTES) {
+    return `digest is ${mh.digest.length} bytes, not ${DIGEST_BYTES}`;
+  }
+  if (cid.bytes.length > MAX_CID_BYTES) return `CID is longer than ${MAX_CID_BYTES} bytes`;
+  return undefined;
+}
+
+/**
+ * Throw unless `bytes` may be stored under `cid`: a supported codec and multihash, and at most
+ * `maxBlockSize` bytes. Both backends call it first so that they reject exactly the same blocks.
+ * It does not hash `bytes`: callers name blocks by hashing them, and rehashing every put would
+ * cost more than the KV write of a small block.
+ */
+export function assertStorableBlock(cid: CID, bytes: Uint8Array, maxBlockSize: number): void {
+  const reason = unsupportedCidReason(cid);
+  if (reason !== undefined) throw new UnsupportedCidError(cid, reason);
+  if (bytes.length > maxBlockSize) throw new BlockTooLargeError(cid, bytes.length, maxBlockSize);
 }

@@ -1,0 +1,65 @@
+/** `filnode repo fsck`: check (and repair) the node root's integrity. */
+import { UserError } from "../errors.ts";
+import { fsckRepo } from "../repo/repo_fsck.ts";
+import type { CommandGroup } from "./command.ts";
+
+export class RepoDamagedError extends UserError {}
+
+export const repoCommands: CommandGroup = {
+  name: "repo",
+  summary: "inspect and repair the node root",
+  commands: [{
+    name: "fsck",
+    summary: "check the store, files and keystore; exit 1 if anything is damaged",
+    help: `Options:
+  --deep    also rehash every stored block (reads the whole store)
+  --repair  remove leftovers of interrupted writes and unreadable records (no daemon may run)`,
+    options: { deep: { type: "boolean" }, repair: { type: "boolean" } },
+    async run(ctx, args) {
+      const report = await fsckRepo(ctx.root, {
+        deep: args.values.deep === true,
+        repair: args.values.repair === true,
+        signal: ctx.signal,
+      });
+      const repaired = args.values.repair === true;
+      ctx.print(report, () =>
+        [
+          `blocks checked: ${report.store.blocks} (${report.store.chunkedBlocks} chunked)`,
+          `unreadable blocks: ${report.store.brokenBlocks.length}${
+            list(report.store.brokenBlocks)
+          }`,
+          ...(args.values.deep
+            ? [
+              `hash mismatches: ${report.store.hashMismatches.length}${
+                list(report.store.hashMismatches)
+              }`,
+            ]
+            : []),
+          `keys: ${report.keys}, corrupt key files: ${report.corruptKeys.length}${
+            list(report.corruptKeys)
+          }`,
+          `leftovers of interrupted writes: ${report.store.orphanChunks} orphan chunk(s), ${report.partialFiles} partial file(s)` +
+          (report.leftovers > 0
+            ? (repaired ? " (removed)" : " (removed at next daemon start or with --repair)")
+            : ""),
+          ...report.configWarnings.map((w) => `config warning: ${w}`),
+          report.clean
+            ? "status: clean"
+            : repaired
+            ? "status: damage found and removed"
+            : "status: DAMAGED",
+        ].join("\n"));
+      if (!report.clean && !repaired) {
+        throw new RepoDamagedError(
+          "the repo has damaged records; run `filnode repo fsck --repair` with the daemon stopped",
+        );
+      }
+    },
+  }],
+};
+
+function list(items: readonly string[]): string {
+  return items.length
+    ? `\n  ${items.slice(0, 20).join("\n  ")}${items.length > 20 ? "\n  ..." : ""}`
+    : "";
+}

@@ -1,0 +1,93 @@
+/**
+ * Creating and recognising a node root (`filnode init`), as Lotus's `repo` package does: config,
+ * keystore with the node's libp2p identity, store and file folders, and a format version.
+ */
+import type { AbortOptions } from "../abort.ts";
+import { UserError } from "../errors.ts";
+import { type ConfigOverrides, writeDefaultConfig } from "./config.ts";
+import { KeyStore, LIBP2P_HOST_KEY } from "./keystore.ts";
+import { REPO_VERSION, repoLayout } from "./layout.ts";
+
+export class RepoNotInitializedError extends UserError {
+  constructor(readonly root: string) {
+    super(`${root} is not a filnode root; run \`filnode init\` first`);
+  }
+}
+
+export class RepoExistsError extends UserError {
+  constructor(readonly root: string) {
+    super(`${root} is already a filnode root`);
+  }
+}
+
+export class RepoVersionError extends UserError {}
+
+export interface InitRepoOptions extends AbortOptions {
+  /** Keystore passphrase; required unless `insecureKeystore`. */
+  passphrase?: string;
+  /** Keys unencrypted at rest: throwaway devnets only. Written into config as Keystore.Insecure. */
+  insecureKeystore?: boolean;
+  /** Config values to write instead of defaults, by `Section.Key`. */
+  config?: ConfigOverrides;
+}
+
+/**
+ * Makes `root` a node root. The version file is written last: a crash midway leaves a folder
+ * that `isRepo` rejects and a second `init` may complete (it reuses what is already there).
+ */
+export async function initRepo(root: string, options: InitRepoOptions = {}): Promise<void> {
+  const layout = repoLayout(root);
+  if (await exists(layout.version)) throw new RepoExistsError(root);
+  for (const dir of [root, layout.kvDir, layout.files]) {
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  }
+  const config: ConfigOverrides = {
+    ...options.config,
+    ...(options.insecureKeystore ? { "Keystore.Insecure": true } : {}),
+  };
+  await writeDefaultConfig(layout.config, config, { overwrite: true, signal: options.signal });
+  const prefix = config["Keystore.AddressPrefix"] === "t" ? "t" : "f";
+  const keystore = await exists(layout.keystore)
+    ? await KeyStore.open(layout.keystore, { passphrase: options.passphrase, network: prefix })
+    : await KeyStore.create(layout.keystore, {
+      passphrase: options.passphrase,
+      insecure: options.insecureKeystore,
+      network: prefix,
+    });
+  if (!await keystore.has(LIBP2P_HOST_KEY)) await keystore.generate("ed25519");
+  await Deno.writeTextFile(layout.version, `${REPO_VERSION}\n`, { mode: 0o600 });
+}
+
+/** Throws unless `root` is an initialised root of the version this program reads. */
+export async function assertRepo(root: string): Promise<void> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(repoLayout(root).version);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) throw new RepoNotInitializedError(root);
+    throw err;
+  }
+  const version = Number.parseInt(text.trim(), 10);
+  if (version !== REPO_VERSION) {
+    throw new RepoVersionError(
+      `${root} has repo version ${
+        JSON.stringify(text.trim())
+      }; this filnode reads version ${REPO_VERSION}`,
+    );
+  }
+}
+
+/** True when `root` has been initialised. */
+export async function isRepo(root: string): Promise<boolean> {
+  return await exists(repoLayout(root).version);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}

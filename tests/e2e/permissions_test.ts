@@ -1,0 +1,116 @@
+/**
+ * The node runs with read/write limited to its root: these tests start the real program with the
+ * exact flags of `deno task start` and show what is allowed and what is refused.
+ */
+import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
+import { join } from "node:path";
+import { filnode, FilnodeProcess, PROJECT_DIR, startTaskFlags } from "./harness.ts";
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("the start task's flags refuse reads and writes outside the root", async () => {
+  const base = await Deno.makeTempDir({ prefix: "filnode-perm-" });
+  try {
+    const root = join(base, "root");
+    const outside = join(base, "outside");
+    await Deno.mkdir(root);
+    await Deno.mkdir(outside);
+    await Deno.writeTextFile(join(outside, "secret.txt"), "secret");
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...await startTaskFlags(root),
+        join(PROJECT_DIR, "tests/e2e/fixtures/probe_outside.ts"),
+        root,
+        outside,
+      ],
+      cwd: PROJECT_DIR,
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+    }).output();
+    equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    deepStrictEqual(JSON.parse(new TextDecoder().decode(out.stdout)), {
+      writeInside: "ok",
+      readInside: "ok",
+      readOutside: "NotCapable",
+      writeOutside: "NotCapable",
+      listOutside: "NotCapable",
+      kvOutside: "NotCapable",
+      envHome: "NotCapable",
+      net: "NotCapable",
+    });
+    equal(await exists(join(outside, "written.txt")), false);
+    equal(await exists(join(outside, "kv.sqlite")), false);
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});
+
+Deno.test("a daemon whose config points its store outside the root is refused and writes nothing there", async () => {
+  const base = await Deno.makeTempDir({ prefix: "filnode-perm-" });
+  try {
+    const root = join(base, "root");
+    const outside = join(base, "outside");
+    await Deno.mkdir(outside);
+    const init = await filnode(root, ["init", "--devnet"]);
+    equal(init.code, 0, init.stderr);
+    const set = await filnode(root, ["config", "set", "Store.Path", join(outside, "store.sqlite")]);
+    equal(set.code, 0, set.stderr);
+    const run = await filnode(root, ["daemon"]);
+    equal(run.code, 1, run.stderr);
+    match(run.stderr, /not permitted/);
+    ok(!run.stderr.includes("    at "), `no stack trace expected:\n${run.stderr}`);
+    deepStrictEqual(await Array.fromAsync(Deno.readDir(outside)), []);
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});
+
+Deno.test("`deno task start` flags run a devnet daemon that stops cleanly on SIGTERM", async () => {
+  const base = await Deno.makeTempDir({ prefix: "filnode-perm-" });
+  try {
+    const root = join(base, "root");
+    const daemon = FilnodeProcess.spawn(["--root", root, "daemon", "--devnet"], {
+      flags: await startTaskFlags(root),
+    });
+    await daemon.waitForLine((l) => l.startsWith("filnode daemon ready"));
+    daemon.kill("SIGTERM");
+    const { code, stderr } = await daemon.finished();
+    equal(code, 0, stderr);
+    ok(await exists(join(root, "config.toml")));
+    ok(await exists(join(root, "kv", "store.sqlite")));
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});
+
+Deno.test("a second daemon on a root refuses; after the first is killed a new one recovers the lock", async () => {
+  const base = await Deno.makeTempDir({ prefix: "filnode-lock-" });
+  try {
+    const root = join(base, "root");
+    const flags = await startTaskFlags(root);
+    const first = FilnodeProcess.spawn(["--root", root, "daemon", "--devnet"], { flags });
+    await first.waitForLine((l) => l.startsWith("filnode daemon ready"));
+
+    const second = await filnode(root, ["daemon"]);
+    equal(second.code, 1);
+    match(second.stderr, new RegExp(`in use by another filnode daemon \\(pid ${first.pid}\\)`));
+
+    first.kill("SIGKILL");
+    equal((await first.finished()).signal, "SIGKILL");
+
+    const third = FilnodeProcess.spawn(["--root", root, "daemon"], { flags });
+    await third.waitForLine((l) => l.startsWith("filnode daemon ready"));
+    third.kill("SIGINT");
+    equal((await third.finished()).code, 0);
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});
