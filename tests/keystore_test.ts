@@ -18,6 +18,7 @@ import {
   KeyNotFoundError,
   KeyStore,
   KeyStoreExistsError,
+  KeyStoreLockedError,
   KeyStoreNotFoundError,
   META_FILE,
   PassphraseRequiredError,
@@ -645,4 +646,20 @@ Deno.test("wallet list reports damaged key files on stderr and lists the rest", 
     assertEquals(ctx.logs.length, 1);
     assert(ctx.logs[0].startsWith("warning: damaged keystore file"));
   });
+});
+
+Deno.test("`KeyStore.open({ inspectOnly })` lists an encrypted store without a passphrase but cannot use keys", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "filnode-ks-inspect-" });
+  try {
+    const ksDir = `${dir}/keystore`;
+    const ks = await KeyStore.create(ksDir, { passphrase: "inspect me", iterations: 1000 });
+    const { address } = await ks.generate("secp256k1");
+    const inspected = await KeyStore.open(ksDir, { inspectOnly: true });
+    assertEquals(inspected.locked, true);
+    assertEquals((await inspected.list())[0].address, address);
+    await rejects(() => inspected.sign(address!, new Uint8Array([1])), KeyStoreLockedError);
+    await rejects(() => inspected.generate("secp256k1"), KeyStoreLockedError);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -153,7 +153,9 @@ export class DiskFileStore implements FileStore, TempCleaner {
   /**
    * Stream a file, or `range` of it. Throws `FileNotFoundError` when absent and `InvalidRangeError`
    * for a range outside the file. The file handle closes once the last byte is read, when the
-   * stream is cancelled, and when `signal` aborts (the stream then errors with its reason).
+   * stream is cancelled, and when `signal` aborts (the stream then errors with its reason); a
+   * stream that is neither read to the end nor cancelled keeps its file open. It is a byte stream:
+   * `getReader({ mode: "byob" })` reads into the caller's buffer with no allocation per chunk.
    */
   async get(
     name: string,

@@ -18,9 +18,12 @@ export interface IpldStore {
   /** Store many blocks, batched into as few atomic commits as the backend allows. */
   putMany(blocks: Iterable<Block> | AsyncIterable<Block>, options?: AbortOptions): Promise<void>;
   /** Bytes of a block; throws `BlockNotFoundError` when absent. */
-  get(cid: CID, options?: AbortOptions): Promise<Uint8Array>;
+  get(cid: CID, options?: GetBlockOptions): Promise<Uint8Array>;
   /** Blocks for `cids`, in order; throws `BlockNotFoundError` on the first absent one. */
-  getMany(cids: Iterable<CID> | AsyncIterable<CID>, options?: AbortOptions): AsyncIterable<Block>;
+  getMany(
+    cids: Iterable<CID> | AsyncIterable<CID>,
+    options?: GetBlockOptions,
+  ): AsyncIterable<Block>;
   has(cid: CID, options?: AbortOptions): Promise<boolean>;
   /** Remove a block; removing an absent block is a no-op. */
   delete(cid: CID, options?: AbortOptions): Promise<void>;

@@ -387,13 +387,21 @@ export class KeyStore {
     }
   }
 
-  /** All keys, sorted by name. Each file is authenticated (decrypted) on the way. */
+  /**
+   * All keys, sorted by name. Each file is authenticated (decrypted) on the way, except in an
+   * `inspectOnly` store, where only its structure is checked.
+   */
   async list(options: ListOptions = {}): Promise<KeyInfo[]> {
     const out: KeyInfo[] = [];
     for (const file of await this.#keyFiles()) {
       options.signal?.throwIfAborted();
       try {
         const name = decodeKeyFileName(join(this.dir, file));
+        if (this.locked) {
+          const record = await this.#readRecord(name);
+          if (record) out.push(infoOf(record, this.network));
+          continue;
+        }
         out.push(await this.#withKey(name, (record) => infoOf(record, this.network)));
       } catch (err) {
         if (err instanceof CorruptRecordError && options.onCorrupt) {
