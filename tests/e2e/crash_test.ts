@@ -19,6 +19,17 @@ const EARLIER_SAMPLE = 200;
 const WRITER = join(PROJECT_DIR, "tests/e2e/fixtures/crash_writer.ts");
 const VERIFIER = join(PROJECT_DIR, "tests/e2e/fixtures/crash_verify.ts");
 
+/** The writes a killed writer had begun and not acknowledged (its two loops run at once). */
+function inFlight(lines: readonly string[]): string[] {
+  const last = (prefix: string) => lines.findLastIndex((l) => l.startsWith(prefix));
+  const out: string[] = [];
+  const blockBegin = Math.max(last("begin put"), last("begin putMany"));
+  if (blockBegin > last("ack block")) out.push(lines[blockBegin].slice(6));
+  if (last("begin file") > last("ack file")) out.push("file");
+  if (last("begin delete") > last("ack delete")) out.push("delete");
+  return out.length ? out : ["between writes"];
+}
+
 function sample<T>(items: readonly T[], n: number): T[] {
   if (items.length <= n) return [...items];
   return Array.from({ length: n }, () => items[Math.floor(Math.random() * items.length)]);
@@ -33,10 +44,12 @@ Deno.test(`SIGKILL at random moments during heavy writes loses no acknowledged w
     const flags = await startTaskFlags(root);
 
     const earlierBlocks: string[] = [];
-    const knownFiles: string[] = [];
+    /** Files visible after the last trial, every one verified whole when first seen. */
+    let knownFiles: string[] = [];
     let repairedTotal = 0;
     let unackedFiles = 0;
-    /** Where each kill landed: the last write begun and not acknowledged. */
+    let acknowledgedFiles = 0;
+    /** Where each kill landed: the writes begun and not acknowledged. */
     const landed: Record<string, number> = {};
     for (let trial = 0; trial < TRIALS; trial++) {
       const writer = FilnodeProcess.spawn([root, String(trial)], { flags, script: WRITER });
@@ -49,14 +62,16 @@ Deno.test(`SIGKILL at random moments during heavy writes loses no acknowledged w
         `writer failed before the kill:\n${end.stderr}`,
       );
 
-      const lastBegin = writer.lines.findLastIndex((l) => l.startsWith("begin "));
-      const lastAck = writer.lines.findLastIndex((l) => l.startsWith("ack "));
-      const where = lastBegin > lastAck ? writer.lines[lastBegin].slice(6) : "between writes";
-      landed[where] = (landed[where] ?? 0) + 1;
+      for (const where of inFlight(writer.lines)) landed[where] = (landed[where] ?? 0) + 1;
       const blocks = writer.lines.filter((l) => l.startsWith("ack block")).flatMap((l) =>
         l.split(" ").slice(2)
       );
-      const files = writer.lines.filter((l) => l.startsWith("ack file ")).map((l) => l.slice(9));
+      // A file whose delete began may be gone or whole; only the verifier can tell.
+      const deleted = new Set(
+        writer.lines.filter((l) => l.startsWith("begin delete ")).map((l) => l.slice(13)),
+      );
+      const files = writer.lines.filter((l) => l.startsWith("ack file ")).map((l) => l.slice(9))
+        .filter((name) => !deleted.has(name));
 
       const fsck = await filnode(root, ["--json", "repo", "fsck"]);
       equal(fsck.code, 0, `trial ${trial}: fsck after kill:\n${fsck.stdout}\n${fsck.stderr}`);
@@ -77,10 +92,12 @@ Deno.test(`SIGKILL at random moments during heavy writes loses no acknowledged w
       const result = JSON.parse(verify.stdout);
       deepStrictEqual(result.problems, [], `trial ${trial}`);
       repairedTotal += result.repaired;
-      unackedFiles += result.files - knownFiles.length - files.length;
+      const before = new Set([...knownFiles, ...files]);
+      unackedFiles += result.files.filter((f: string) => !before.has(f)).length;
 
       earlierBlocks.push(...blocks);
-      knownFiles.push(...files);
+      knownFiles = result.files;
+      acknowledgedFiles += files.length;
     }
 
     // After the verifier's start-up repair, nothing is left over at all.
@@ -90,9 +107,9 @@ Deno.test(`SIGKILL at random moments during heavy writes loses no acknowledged w
     equal(report.clean, true);
     equal(report.leftovers, 0);
     console.log(
-      `${TRIALS} kills: ${earlierBlocks.length} acknowledged blocks and ${knownFiles.length} files intact; ` +
+      `${TRIALS} kills: ${earlierBlocks.length} acknowledged blocks and ${acknowledgedFiles} files intact (${knownFiles.length} kept); ` +
         `${repairedTotal} leftover records of interrupted writes repaired; ` +
-        `${unackedFiles} whole files renamed but not yet acknowledged; kills landed: ${
+        `${unackedFiles} whole files visible but not (or no longer) acknowledged; kills landed: ${
           JSON.stringify(landed)
         }`,
     );
