@@ -47,6 +47,7 @@ export class FilecoinNode implements Startable {
   readonly root: string;
   readonly #options: FilecoinNodeOptions;
   #teardowns: Teardown[] = [];
+  #starting?: Promise<void>;
   #state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
   #config?: Config;
   #kv?: Deno.Kv;
@@ -96,8 +97,9 @@ export class FilecoinNode implements Startable {
   async start(options: AbortOptions = {}): Promise<void> {
     if (this.#state !== "new") throw new Error(`FilecoinNode cannot start: it is ${this.#state}`);
     this.#state = "starting";
+    this.#starting = this.#startSystems(options);
     try {
-      await this.#startSystems(options);
+      await this.#starting;
       this.#state = "running";
     } catch (err) {
       await this.#unwind();
@@ -152,6 +154,10 @@ export class FilecoinNode implements Startable {
 
   /** Stops every system in reverse start order. Idempotent; never leaves a handle open. */
   async stop(): Promise<void> {
+    if (this.#state === "starting") {
+      // Let the start finish (or fail and unwind itself), then take down what it started.
+      await this.#starting?.catch(() => {});
+    }
     if (this.#state === "stopped" || this.#state === "stopping" || this.#state === "new") {
       this.#state = this.#state === "new" ? "stopped" : this.#state;
       return;

@@ -15,12 +15,9 @@ import { WrongPassphraseError } from "../src/repo/keystore.ts";
 import { ConfigError } from "../src/repo/config.ts";
 
 async function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
-  const base = await Deno.makeTempDir({ prefix: "filnode-node-" });
-  try {
+  await withTempDir("filnode-node-", async (base) => {
     await fn(join(base, "root"));
-  } finally {
-    await Deno.remove(base, { recursive: true });
-  }
+  });
 }
 
 Deno.test("`FilecoinNode` starts its systems, persists a block across restarts, and stops idempotently", async () => {
@@ -90,5 +87,20 @@ Deno.test("`initRepo()` refuses an initialised root and keeps its identity key",
     equal(await Deno.readTextFile(repoLayout(root).config), before);
     const mode = (await Deno.stat(root)).mode! & 0o777;
     equal(mode, 0o700);
+  });
+});
+
+Deno.test("`FilecoinNode.stop()` called during start waits for it, then stops everything", async () => {
+  await withRoot(async (root) => {
+    await initRepo(root, { insecureKeystore: true });
+    const node = new FilecoinNode({ root, exclusive: true });
+    const starting = node.start();
+    await node.stop();
+    await starting;
+    equal(node.running, false);
+    // The lock was released: another node can take the root.
+    const next = new FilecoinNode({ root, exclusive: true });
+    await next.start();
+    await next.stop();
   });
 });
