@@ -7,6 +7,8 @@
  * takes them down in reverse; a failed start unwinds what it had started.
  */
 import type { AbortOptions, Startable } from "./abort.ts";
+import type { ChainView } from "./chain/chain_view.ts";
+import { loadOrCreateGenesis } from "./chain/devnet_genesis.ts";
 import { Clock } from "./clock/clock.ts";
 import type { TimeSource } from "./clock/time_source.ts";
 import { DiskFileStore } from "./filestore/disk_file_store.ts";
@@ -55,6 +57,7 @@ export class FilecoinNode implements Startable {
   #keystore?: KeyStore;
   #files?: FileStore;
   #clock?: Clock;
+  #chain?: ChainView;
 
   constructor(options: FilecoinNodeOptions) {
     this.root = options.root;
@@ -80,6 +83,10 @@ export class FilecoinNode implements Startable {
   }
   get clock(): Clock {
     return this.#running(this.#clock);
+  }
+  /** Genesis and head, read-only. */
+  get chain(): ChainView {
+    return this.#running(this.#chain);
   }
   get running(): boolean {
     return this.#state === "running";
@@ -130,6 +137,12 @@ export class FilecoinNode implements Startable {
       ? await fsckIpldStore(kv, { repair: true, signal })
       : undefined;
     this.#ipld = new KvIpldStore(kv, { maxBlockSize: config.Store.MaxBlockSize });
+    this.#chain = await loadOrCreateGenesis(
+      kv,
+      this.#ipld,
+      config.Chain.Network,
+      config.Chain.GenesisTime,
+    );
 
     this.#keystore = await KeyStore.open(layout.keystore, {
       passphrase: this.#options.passphrase,
@@ -183,6 +196,7 @@ export class FilecoinNode implements Startable {
       this.#keystore =
       this.#files =
       this.#clock =
+      this.#chain =
         undefined;
     if (errors.length) throw new AggregateError(errors, "FilecoinNode: errors while stopping");
   }

@@ -13,11 +13,11 @@ import {
 import { RepoLockedError } from "../src/repo/repo_lock.ts";
 import { WrongPassphraseError } from "../src/repo/keystore.ts";
 import { ConfigError } from "../src/repo/config.ts";
+import { fsckRepo } from "../src/repo/repo_fsck.ts";
+import { withTempDir } from "./_temp.ts";
 
-async function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
-  await withTempDir("filnode-node-", async (base) => {
-    await fn(join(base, "root"));
-  });
+function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
+  return withTempDir("filnode-node-", (base) => fn(join(base, "root")));
 }
 
 Deno.test("`FilecoinNode` starts its systems, persists a block across restarts, and stops idempotently", async () => {
@@ -102,5 +102,47 @@ Deno.test("`FilecoinNode.stop()` called during start waits for it, then stops ev
     const next = new FilecoinNode({ root, exclusive: true });
     await next.start();
     await next.stop();
+  });
+});
+
+Deno.test("devnet genesis is derived from the network name, and fsck repairs a dangling genesis pointer", async () => {
+  await withRoot(async (root) => {
+    const genesisOf = async (r: string, network: string) => {
+      await initRepo(r, { insecureKeystore: true, config: { "Chain.Network": network } });
+      const node = new FilecoinNode({ root: r, exclusive: true });
+      await node.start();
+      try {
+        return node.chain.genesis.toString();
+      } finally {
+        await node.stop();
+      }
+    };
+    const a = await genesisOf(`${root}-a`, "alpha");
+    const a2 = await genesisOf(`${root}-a2`, "alpha");
+    const b = await genesisOf(`${root}-b`, "beta");
+    equal(a, a2);
+    ok(a !== b);
+
+    // Point genesis at a block that is not stored: fsck reports damage and repair removes it.
+    const kv = await Deno.openKv(repoLayout(`${root}-a`).kv);
+    try {
+      await kv.set(["chain", "genesis"], encodeCbor({ missing: true }).cid.bytes);
+    } finally {
+      kv.close();
+    }
+    const report = await fsckRepo(`${root}-a`);
+    equal(report.clean, false);
+    equal(report.pointerProblems.length, 1);
+    equal((await fsckRepo(`${root}-a`, { repair: true })).pointerProblems.length, 1);
+    equal((await fsckRepo(`${root}-a`)).clean, true);
+    // The next start recreates the same genesis from config.
+    const again = new FilecoinNode({ root: `${root}-a`, exclusive: true });
+    await again.start();
+    try {
+      equal(again.chain.genesis.toString(), a);
+    } finally {
+      await again.stop();
+    }
+    for (const r of ["a", "a2", "b"]) await Deno.remove(`${root}-${r}`, { recursive: true });
   });
 });

@@ -12,12 +12,14 @@ export const DEVNET_CONFIG: ConfigOverrides = {
 
 export const INIT_OPTIONS = {
   devnet: { type: "boolean" },
+  network: { type: "string" },
   "insecure-keystore": { type: "boolean" },
 } as const;
 
 export const INIT_HELP = `Options:
   --devnet             a local devnet root: test (t) addresses and an unencrypted keystore
   --insecure-keystore  keep keys unencrypted at rest (throwaway nodes only)
+  --network NAME       network name (Chain.Network); devnets of different names have different genesis
 The keystore passphrase comes from $FILNODE_PASSPHRASE, else it is asked for on the terminal.`;
 
 /** Initialises `ctx.root` as the flags say; shared by `init` and `daemon` (which auto-inits). */
@@ -27,7 +29,10 @@ export async function initFromFlags(ctx: CommandContext, args: ParsedArgs): Prom
   await initRepo(ctx.root, {
     insecureKeystore: insecure,
     passphrase: insecure ? undefined : await readPassphrase(ctx, { confirm: true }),
-    config: devnet ? DEVNET_CONFIG : {},
+    config: {
+      ...(devnet ? DEVNET_CONFIG : {}),
+      ...(typeof args.values.network === "string" ? { "Chain.Network": args.values.network } : {}),
+    },
     signal: ctx.signal,
   });
 }

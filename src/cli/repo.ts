@@ -35,6 +35,7 @@ export const repoCommands: CommandGroup = {
               }`,
             ]
             : []),
+          `pointers: ${report.pointerProblems.length ? report.pointerProblems.join("; ") : "ok"}`,
           `keys: ${report.keys}, corrupt key files: ${report.corruptKeys.length}${
             list(report.corruptKeys)
           }`,

@@ -12,6 +12,8 @@ import { DiskFileStore } from "../filestore/disk_file_store.ts";
 import { loadConfig } from "./config.ts";
 import { fsckIpldStore, type FsckReport } from "./ipld_store_fsck.ts";
 import { KeyStore } from "./keystore.ts";
+import { KvIpldStore } from "./kv_ipld_store.ts";
+import { checkGenesisPointer } from "../chain/devnet_genesis.ts";
 import { repoLayout } from "./layout.ts";
 import { assertRepo } from "./repo.ts";
 import { RepoLock } from "./repo_lock.ts";
@@ -31,6 +33,8 @@ export interface RepoFsckReport {
   readonly keys: number;
   /** Key files that do not parse, with the reason. */
   readonly corruptKeys: string[];
+  /** Pointers (genesis; later the chain head) that name something not stored. */
+  readonly pointerProblems: string[];
   readonly configWarnings: string[];
   /** No damage: every stored record reads back as written. */
   readonly clean: boolean;
@@ -50,8 +54,12 @@ export async function fsckRepo(
     const { config, warnings } = await loadConfig(layout.config, { signal });
     const kv = await openStoreKv(root, config);
     let store: FsckReport;
+    const pointerProblems: string[] = [];
     try {
       store = await fsckIpldStore(kv, { repair, deep, signal });
+      // Mutable pointers must never be ahead of what was stored.
+      const genesis = await checkGenesisPointer(kv, new KvIpldStore(kv), { repair });
+      if (genesis) pointerProblems.push(genesis);
     } finally {
       kv.close();
     }
@@ -74,9 +82,10 @@ export async function fsckRepo(
       partialFiles,
       keys: keys.length,
       corruptKeys,
+      pointerProblems,
       configWarnings: warnings,
       clean: store.brokenBlocks.length === 0 && store.hashMismatches.length === 0 &&
-        corruptKeys.length === 0,
+        corruptKeys.length === 0 && pointerProblems.length === 0,
       leftovers: store.orphanChunks + partialFiles,
     };
   } finally {
