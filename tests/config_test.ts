@@ -25,18 +25,14 @@ import { configCommands } from "../src/cli/config.ts";
 import type { CommandContext } from "../src/cli/command.ts";
 import { repoLayout } from "../src/repo/layout.ts";
 import { UsageError, UserError } from "../src/errors.ts";
+import { withTempDir } from "./_temp.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
 /** Runs `fn` with a fresh temp root and removes it afterwards, whatever happens. */
-async function withRoot(fn: (root: string, configPath: string) => Promise<void>): Promise<void> {
-  const root = await Deno.makeTempDir({ prefix: "filnode_config_test_" });
-  try {
-    await fn(root, repoLayout(root).config);
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
+function withRoot(fn: (root: string, configPath: string) => Promise<void>): Promise<void> {
+  return withTempDir("filnode_config_test_", (root) => fn(root, repoLayout(root).config));
 }
 
 /** Requires `fn` to throw an instance of `type`; returns the error. */

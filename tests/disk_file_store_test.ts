@@ -11,6 +11,8 @@ import {
   InvalidFileNameError,
 } from "../src/filestore/file_store.ts";
 import { UserError } from "../src/errors.ts";
+import { exists } from "../src/repo/fs_atomic.ts";
+import { withTempDir } from "./_temp.ts";
 
 function assert(condition: unknown, message?: string): asserts condition {
   ok(condition, message);
@@ -100,28 +102,15 @@ async function entries(dir: string): Promise<string[]> {
   return names.sort();
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
-}
-
 Deno.test("`DiskFileStore.open()` creates the folder and .tmp owner-only, and reopens", async () => {
-  const root = await Deno.makeTempDir();
-  try {
+  await withTempDir("disk_file_store_test_", async (root) => {
     const dir = join(root, "deep", "files");
     await DiskFileStore.open(dir);
     assertEquals((await Deno.stat(dir)).mode! & 0o077, 0);
     assertEquals((await Deno.stat(join(dir, ".tmp"))).mode! & 0o077, 0);
     const again = await DiskFileStore.open(dir);
     assertEquals(again.dir, dir);
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
+  });
 });
 
 Deno.test("`DiskFileStore.put()` leaves owner-only files and folders and an empty .tmp", async () => {
@@ -338,17 +327,14 @@ Deno.test("`DiskFileStore.cleanTemp()` removes crash leftovers and returns how m
 });
 
 Deno.test("`DiskFileStore.cleanTemp()` on a store without .tmp returns 0", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir("disk_file_store_test_", async (dir) => {
     const store = new DiskFileStore(dir);
     assertEquals(await store.cleanTemp(), 0);
     assertEquals(await store.countTemp(), 0);
     // put() creates .tmp on demand for a store built with the constructor.
     await store.put("f", streamOf(bytesOf(3)));
     assertEquals(await entries(dir), [".tmp", "f"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("`DiskFileStore.list()` skips symlinks, foreign names and .tmp", async () => {

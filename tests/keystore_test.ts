@@ -26,6 +26,7 @@ import {
   verifyKeySignature,
   WrongPassphraseError,
 } from "../src/repo/keystore.ts";
+import { withTempDir } from "./_temp.ts";
 
 /** Low PBKDF2 count so tests stay fast; one test checks the real default separately. */
 const TEST_ITERATIONS = 1_000;
@@ -48,13 +49,8 @@ function lotusExport(type: string, privateKeyB64: string): string {
 }
 
 /** A fresh temp dir holding `keystore/`, removed after `fn`. */
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const root = await Deno.makeTempDir({ prefix: "filnode-keystore-test-" });
-  try {
-    await fn(join(root, "keystore"));
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
+function withKeystoreDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir("filnode-keystore-test-", (root) => fn(join(root, "keystore")));
 }
 
 async function rejects<E extends Error>(
@@ -98,7 +94,7 @@ async function dirEntries(dir: string): Promise<string[]> {
 // -- create / open ---------------------------------------------------------------------------
 
 Deno.test("KeyStore.create() then open() with the passphrase sees the same keys", async () => {
-  await withTempDir(async (dir) => {
+  await withKeystoreDir(async (dir) => {
     const ks = await createStore(dir);
     assert(ks.encrypted);
     const a = await ks.generate("secp256k1");
@@ -125,7 +121,7 @@ Deno.test("KeyStore.create() then open() with the passphrase sees the same keys"
 
 Deno.test("KeyStore.create() defaults to a PBKDF2 count of at least 210000", async () => {
   assert(DEFAULT_PBKDF2_ITERATIONS >= 210_000);
-  await withTempDir(async (dir) => {
+  await withKeystoreDir(async (dir) => {
     await KeyStore.create(dir, { passphrase: PASS });
     const kdf = (await readJson(join(dir, META_FILE))).kdf as Record<string, unknown>;
     assertEquals(kdf.iterations, DEFAULT_PBKDF2_ITERATIONS);
@@ -134,7 +130,7 @@ Deno.test("KeyStore.create() defaults to a PBKDF2 count of at least 210000", asy
 });
 
 Deno.test("KeyStore.open() throws WrongPassphraseError for a wrong passphrase", async () => {
-  await withTempDir(async (dir) => {
+  await withKeystoreDir(async (dir) => {
     await createStore(dir);
     const err = await rejects(
       () => KeyStore.open(dir, { passphrase: PASS + "!" }),
@@ -146,7 +142,7 @@ Deno.test("KeyStore.open() throws WrongPassphraseError for a wrong passphrase", 
 });
 
 Deno.test("KeyStore.open() needs a passphrase for an encrypted store and a keystore to open", async () => {
-  await withTempDir(async (dir) => {
+  await withKeystoreDir(async (dir) => {
     await rejects(() => KeyStore.open(dir, {}), KeyStoreNotFoundError);
     await Deno.mkdir(dir, { mode: 0o700 });
     await rejects(() => KeyStore.open(dir, { passphrase: PASS }), KeyStoreNotFoundError);
@@ -158,7 +154,7 @@ Deno.test("KeyStore.open() needs a passphrase for an encrypted store and a keyst
 });
 
 Deno.test("KeyStore.create() refuses an existing store, a missing passphrase and mixed options", async () => {
-  await withTempDir(async (dir) => {
+  await withKeystoreDir(async (dir) => {
     await rejects(() => KeyStore.create(dir, {}), PassphraseRequiredError);
     await rejects(() => KeyStore.create(dir, { passphrase: "" }), PassphraseRequiredError);
     await rejects(() => KeyStore.create(dir, { passphrase: PASS, insecure: true }), UsageError);
@@ -174,7 +170,7 @@ Deno.test("KeyStore.create() refuses an existing store, a missing passphrase and
 });
 
 Deno.test("KeyStore.open() throws CorruptRecordError for a damaged keystore.json", async () => {
-  await withTempDir(async (dir) => {
+  await withKeystoreDir(async (dir) => {
     await createStore(dir);
     const meta = join(dir, META_FILE);
     await Deno.writeTextFile(meta, "{not json");
@@ -186,7 +182,7 @@ Deno.test("KeyStore.open() throws CorruptRecordError for a damaged keystore.json
 });
 
 Deno.test("insecure KeyStore stores keys unencrypted, says so, and opens without a passphrase", async () => {
-  await withTempDir(async (dir) => {
+  await withKeystoreDir(async (dir) => {
     const ks = await KeyStore.create(dir, { insecure: true });
     assert(!ks.encrypted);
     const key = await ks.import("secp256k1", base64pad.baseDecode(VECTOR_KEY_B64));
@@ -202,7 +198,7 @@ Deno.test("insecure KeyStore stores keys unencrypted, says so, and opens without
 });
 
 Deno.test("encrypted key files hold neither the raw key, its hex nor its base64", async () => {
-  await withTempDir(async (dir) => {
+  await withKeystoreDir(async (dir) => {
     const ks = await createStore(dir);
     const raw = base64pad.baseDecode(VECTOR_KEY_B64);
     await ks.import("secp256k1", raw);
@@ -225,7 +221,7 @@ Deno.test({
   name: "KeyStore keeps its directory 0o700 and every file 0o600",
   ignore: IS_WINDOWS,
   fn: async () => {
-    await withTempDir(async (dir) => {
+    await withKeystoreDir(async (dir) => {
       const ks = await createStore(dir);
       await ks.generate("secp256k1");
       await ks.generate("ed25519");
@@ -241,7 +237,7 @@ Deno.test({
   name: "KeyStore refuses key files and directories other users can read",
   ignore: IS_WINDOWS,
   fn: async () => {
-    await withTempDir(async (dir) => {
+    await withKeystoreDir(async (dir) => {
       const ks = await createStore(dir);
       const key = await ks.generate("secp256k1");
       const file = join(dir, encodeKeyFileName(key.name));
@@ -260,7 +256,7 @@ Deno.test({
 // -- keys ------------------------------------------------------------------------------------
 
 Deno.test("KeyStore.sign() works by name and by f/t address; signatures verify", async () => {
-  await withTempDir(async (dir) => {
+  await withKeystoreDir(async (dir) => {
     const ks = await createStore(dir);
     const key = await ks.generate("secp256k1");
     assert(key.address!.startsWith("f1"));
@@ -288,7 +284,7 @@ Deno.test("KeyStore.sign() works by name and by f/t address; signatures verify",
 });
 
 Deno.test("KeyStore ed25519 keys: default name libp2p-host, 64-byte signatures, no address", async () => {
-  await withTempDir(async (dir) => {
+  await withKeystoreDir(async (dir) => {
     const ks = await createStore(dir);
     const key = await ks.generate("ed25519");
     assertEquals(key.name, "libp2p-host");
@@ -304,7 +300,7 @@ Deno.test("KeyStore ed25519 keys: default name libp2p-host, 64-byte signatures, 
 });
 
 Deno.test("KeyStore.import() derives the published public key and address of a raw key", async () => {
-  await withTempDir(async (dir) => {
+  await withKeystoreDir(async (dir) => {
     const ks = await createStore(dir);
     const raw = hexToBytes(DERIVED_PRIVATE_HEX);
     const key = await ks.import("secp256k1", raw);
@@ -325,7 +321,7 @@ Deno.test("KeyStore.import() derives the published public key and address of a r
 });
 
 Deno.test("KeyStore.importLotus() reads Lotus `wallet export` hex and rejects malformed input", async () => {
-  await withTempDir(async (dir) => {
+  await withKeystoreDir(async (dir) => {
     const ks = await createStore(dir);
     const key = await ks.importLotus(lotusExport("secp256k1", VECTOR_KEY_B64));
     assertEquals(key.address, VECTOR_ADDRESS);
@@ -349,7 +345,7 @@ Deno.test("KeyStore.importLotus() reads Lotus `wallet export` hex and rejects ma
 });
 
 Deno.test("KeyStore with network t names keys t1... and still finds them by f1 address", async () => {
-  await withTempDir(async (dir) => {
+  await withKeystoreDir(async (dir) => {
     const ks = await createStore(dir, "t");
     const key = await ks.importLotus(lotusExport("secp256k1", VECTOR_KEY_B64));
     assertEquals(key.address, "t" + VECTOR_ADDRESS.slice(1));
@@ -361,7 +357,7 @@ Deno.test("KeyStore with network t names keys t1... and still finds them by f1 a
 });
 
 Deno.test("KeyStore finds a custom-named secp256k1 key by its address", async () => {
-  await withTempDir(async (dir) => {
+  await withKeystoreDir(async (dir) => {
     const ks = await createStore(dir);
     const key = await ks.generate("secp256k1", { name: "hot wallet / ../../etc" });
     assertEquals((await ks.info(key.address!)).name, "hot wallet / ../../etc");
@@ -376,7 +372,7 @@ Deno.test("KeyStore finds a custom-named secp256k1 key by its address", async ()
 });
 
 Deno.test("KeyStore.delete() removes a key for good", async () => {
-  await withTempDir(async (dir) => {
+  await withKeystoreDir(async (dir) => {
     const ks = await createStore(dir);
     const key = await ks.generate("secp256k1");
     const keep = await ks.generate("secp256k1");
@@ -390,7 +386,7 @@ Deno.test("KeyStore.delete() removes a key for good", async () => {
 });
 
 Deno.test("a corrupt key file throws CorruptRecordError naming it; other keys keep working", async () => {
-  await withTempDir(async (dir) => {
+  await withKeystoreDir(async (dir) => {
     const ks = await createStore(dir);
     const bad = await ks.generate("secp256k1");
     const good = await ks.generate("secp256k1");
@@ -418,7 +414,7 @@ Deno.test("a corrupt key file throws CorruptRecordError naming it; other keys ke
 });
 
 Deno.test("a key file copied over another key's name fails authentication", async () => {
-  await withTempDir(async (dir) => {
+  await withKeystoreDir(async (dir) => {
     const ks = await createStore(dir);
     const a = await ks.generate("secp256k1");
     const b = await ks.generate("secp256k1");
@@ -442,7 +438,7 @@ Deno.test("a key file copied over another key's name fails authentication", asyn
 });
 
 Deno.test("KeyStore.encrypt()/decrypt() round-trip for both key types and reject tampering", async () => {
-  await withTempDir(async (dir) => {
+  await withKeystoreDir(async (dir) => {
     const ks = await createStore(dir);
     const secp = await ks.generate("secp256k1");
     const ed = await ks.generate("ed25519");
@@ -473,7 +469,7 @@ Deno.test("KeyStore.encrypt()/decrypt() round-trip for both key types and reject
 });
 
 Deno.test("KeyStore leaves no temp files behind", async () => {
-  await withTempDir(async (dir) => {
+  await withKeystoreDir(async (dir) => {
     const ks = await createStore(dir);
     await ks.generate("secp256k1");
     await rejects(
@@ -528,7 +524,7 @@ async function run(
 async function withWallet(
   fn: (group: CommandGroup, root: string, ks: KeyStore) => Promise<void>,
 ): Promise<void> {
-  await withTempDir(async (dir) => {
+  await withKeystoreDir(async (dir) => {
     const ks = await createStore(dir);
     let opens = 0;
     const group = walletCommands(() => {
@@ -649,8 +645,7 @@ Deno.test("wallet list reports damaged key files on stderr and lists the rest", 
 });
 
 Deno.test("`KeyStore.open({ inspectOnly })` lists an encrypted store without a passphrase but cannot use keys", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "filnode-ks-inspect-" });
-  try {
+  await withTempDir("filnode-ks-inspect-", async (dir) => {
     const ksDir = `${dir}/keystore`;
     const ks = await KeyStore.create(ksDir, { passphrase: "inspect me", iterations: 1000 });
     const { address } = await ks.generate("secp256k1");
@@ -659,7 +654,5 @@ Deno.test("`KeyStore.open({ inspectOnly })` lists an encrypted store without a p
     assertEquals((await inspected.list())[0].address, address);
     await rejects(() => inspected.sign(address!, new Uint8Array([1])), KeyStoreLockedError);
     await rejects(() => inspected.generate("secp256k1"), KeyStoreLockedError);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

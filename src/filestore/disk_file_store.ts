@@ -9,6 +9,7 @@
  */
 import { dirname, join } from "node:path";
 import type { AbortOptions } from "../abort.ts";
+import { syncDir } from "../repo/fs_atomic.ts";
 import {
   type ByteRange,
   type FileInfo,
@@ -557,19 +558,6 @@ async function refuseFolder(name: string, path: string): Promise<void> {
     }
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
-  }
-}
-
-/** fsync a folder so a rename or new entry in it survives a crash; skipped where unsupported. */
-async function syncDir(path: string): Promise<void> {
-  let dir: Deno.FsFile | undefined;
-  try {
-    dir = await Deno.open(path, { read: true });
-    await dir.sync();
-  } catch {
-    // Some platforms cannot open or fsync a folder; the rename itself already happened.
-  } finally {
-    closeQuietly(dir);
   }
 }
 

@@ -33,6 +33,7 @@ import type { AbortOptions } from "../abort.ts";
 import { Address, InvalidAddressError, type Network, Protocol } from "../chain/address.ts";
 import { recoverSecp256k1PublicKey, UnsupportedSignatureError } from "../chain/signature.ts";
 import { CorruptRecordError, NotFoundError, UsageError, UserError } from "../errors.ts";
+import { exists, syncDir, writeFileAtomic, type WriteFileAtomicOptions } from "./fs_atomic.ts";
 import {
   checkPrivateKey,
   DEFAULT_PBKDF2_ITERATIONS,
@@ -82,6 +83,16 @@ export const LIBP2P_HOST_KEY = "libp2p-host";
 /** Owner-only permissions; anything looser is refused, as Lotus refuses loose key files. */
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
+/**
+ * How key and meta files are written: owner-only, and never over an existing file (a hard link
+ * fails where a name is taken), so a second `create()` or a key of a taken name cannot clobber one.
+ * The temp prefix is short because key file names may already be near the 255-byte limit.
+ */
+const NEW_FILE: WriteFileAtomicOptions = {
+  mode: FILE_MODE,
+  overwrite: false,
+  tempPrefix: TEMP_PREFIX,
+};
 
 const META_FORMAT = "filnode-keystore";
 const KEY_FORMAT = "filnode-key";
@@ -292,7 +303,7 @@ export class KeyStore {
       };
     }
     options.signal?.throwIfAborted();
-    const written = await writeFileAtomic(dir, META_FILE, encodeJson(meta), { overwrite: false });
+    const written = await writeFileAtomic(join(dir, META_FILE), encodeJson(meta), NEW_FILE);
     if (!written) throw new KeyStoreExistsError(`a keystore already exists in ${dir}`);
     return new KeyStore(dir, network, key);
   }
@@ -546,8 +557,7 @@ export class KeyStore {
       record.encryption = UNENCRYPTED;
       record.privateKey = b64(privateKey);
     }
-    const file = encodeKeyFileName(name);
-    const written = await writeFileAtomic(this.dir, file, encodeJson(record), { overwrite: false });
+    const written = await writeFileAtomic(this.#pathOf(name), encodeJson(record), NEW_FILE);
     if (!written) throw new KeyExistsError(`a key named "${name}" already exists`);
     return { name, type, ...(address ? { address } : {}), publicKey };
   }
@@ -868,16 +878,6 @@ function encodeJson(value: unknown): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(value, null, 2) + "\n");
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
-}
-
 /**
  * Read a small owner-only file through one handle (so the mode we check is the file we read).
  * `undefined` when it does not exist; InsecurePermissionsError when others can access it;
@@ -907,67 +907,5 @@ async function readPrivateFile(path: string): Promise<Uint8Array | undefined> {
     return buf.subarray(0, length);
   } finally {
     file.close();
-  }
-}
-
-/**
- * Write `bytes` to `dir/name` atomically: a 0o600 temp file in the same directory, fsync, then
- * a hard link (fails if the target exists, so nothing is ever overwritten by accident) or a
- * rename when `overwrite`, then fsync of the directory so the new name survives a power cut.
- * Returns false when `overwrite` is false and the target already exists.
- */
-async function writeFileAtomic(
-  dir: string,
-  name: string,
-  bytes: Uint8Array,
-  { overwrite }: { overwrite: boolean },
-): Promise<boolean> {
-  const target = join(dir, name);
-  const suffix = Array.from(
-    crypto.getRandomValues(new Uint8Array(8)),
-    (b) => b.toString(16).padStart(2, "0"),
-  ).join("");
-  const temp = join(dir, `${TEMP_PREFIX}${suffix}`);
-  const file = await Deno.open(temp, { write: true, createNew: true, mode: FILE_MODE });
-  try {
-    try {
-      let offset = 0;
-      while (offset < bytes.length) offset += await file.write(bytes.subarray(offset));
-      await file.syncData();
-    } finally {
-      file.close();
-    }
-    // The umask only removes bits, but be exact about what we promise.
-    if (!IS_WINDOWS) await Deno.chmod(temp, FILE_MODE);
-    if (overwrite) {
-      await Deno.rename(temp, target);
-    } else {
-      try {
-        await Deno.link(temp, target);
-      } catch (err) {
-        if (err instanceof Deno.errors.AlreadyExists) return false;
-        // File systems without hard links: check, then rename (a narrow race, but still atomic).
-        if (await exists(target)) return false;
-        await Deno.rename(temp, target);
-      }
-    }
-  } finally {
-    await Deno.remove(temp).catch(() => {});
-  }
-  await syncDir(dir);
-  return true;
-}
-
-/** fsync a directory so renames and unlinks in it are durable. Best effort (not on Windows). */
-async function syncDir(dir: string): Promise<void> {
-  if (IS_WINDOWS) return;
-  let handle: Deno.FsFile | undefined;
-  try {
-    handle = await Deno.open(dir, { read: true });
-    await handle.sync();
-  } catch {
-    // Some file systems refuse fsync on directories; the data itself is already synced.
-  } finally {
-    handle?.close();
   }
 }

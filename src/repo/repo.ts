@@ -5,6 +5,7 @@
 import type { AbortOptions } from "../abort.ts";
 import { UserError } from "../errors.ts";
 import { type ConfigOverrides, writeDefaultConfig } from "./config.ts";
+import { exists, writeFileAtomic } from "./fs_atomic.ts";
 import { KeyStore, LIBP2P_HOST_KEY } from "./keystore.ts";
 import { REPO_VERSION, repoLayout } from "./layout.ts";
 
@@ -55,7 +56,8 @@ export async function initRepo(root: string, options: InitRepoOptions = {}): Pro
       network: prefix,
     });
   if (!await keystore.has(LIBP2P_HOST_KEY)) await keystore.generate("ed25519");
-  await Deno.writeTextFile(layout.version, `${REPO_VERSION}\n`, { mode: 0o600 });
+  // Atomic: a crash never leaves an empty version file that would make the root unreadable.
+  await writeFileAtomic(layout.version, `${REPO_VERSION}\n`);
 }
 
 /** Throws unless `root` is an initialised root of the version this program reads. */
@@ -80,14 +82,4 @@ export async function assertRepo(root: string): Promise<void> {
 /** True when `root` has been initialised. */
 export async function isRepo(root: string): Promise<boolean> {
   return await exists(repoLayout(root).version);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
 }

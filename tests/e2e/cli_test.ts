@@ -9,14 +9,10 @@ import { encodeCbor, encodeRaw } from "../../src/ipld/block.ts";
 import { KvBlockKeys, KvIpldStore } from "../../src/repo/kv_ipld_store.ts";
 import { repoLayout } from "../../src/repo/layout.ts";
 import { filnode } from "./harness.ts";
+import { withTempDir } from "../_temp.ts";
 
-async function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
-  const base = await Deno.makeTempDir({ prefix: "filnode-cli-" });
-  try {
-    await fn(join(base, "root"));
-  } finally {
-    await Deno.remove(base, { recursive: true });
-  }
+function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
+  return withTempDir("filnode-cli-", (base) => fn(join(base, "root")));
 }
 
 function noStackTrace(stderr: string): void {

@@ -8,6 +8,7 @@
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { filnode, FilnodeProcess, PROJECT_DIR, startTaskFlags } from "./harness.ts";
+import { withTempDir } from "../_temp.ts";
 
 const STRESS = Deno.env.get("FILNODE_STRESS") === "1";
 const TRIALS = Number(Deno.env.get("FILNODE_CRASH_TRIALS") ?? (STRESS ? 300 : 50));
@@ -36,8 +37,7 @@ function sample<T>(items: readonly T[], n: number): T[] {
 }
 
 Deno.test(`SIGKILL at random moments during heavy writes loses no acknowledged write (${TRIALS} trials)`, async () => {
-  const base = await Deno.makeTempDir({ prefix: "filnode-crash-" });
-  try {
+  await withTempDir("filnode-crash-", async (base) => {
     const root = join(base, "root");
     const init = await filnode(root, ["init", "--devnet"]);
     equal(init.code, 0, init.stderr);
@@ -113,7 +113,5 @@ Deno.test(`SIGKILL at random moments during heavy writes loses no acknowledged w
           JSON.stringify(landed)
         }`,
     );
-  } finally {
-    await Deno.remove(base, { recursive: true });
-  }
+  });
 });

@@ -5,19 +5,11 @@
 import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { filnode, FilnodeProcess, PROJECT_DIR, startTaskFlags } from "./harness.ts";
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { exists } from "../../src/repo/fs_atomic.ts";
+import { withTempDir } from "../_temp.ts";
 
 Deno.test("the start task's flags refuse reads and writes outside the root", async () => {
-  const base = await Deno.makeTempDir({ prefix: "filnode-perm-" });
-  try {
+  await withTempDir("filnode-perm-", async (base) => {
     const root = join(base, "root");
     const outside = join(base, "outside");
     await Deno.mkdir(root);
@@ -48,14 +40,11 @@ Deno.test("the start task's flags refuse reads and writes outside the root", asy
     });
     equal(await exists(join(outside, "written.txt")), false);
     equal(await exists(join(outside, "kv.sqlite")), false);
-  } finally {
-    await Deno.remove(base, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a daemon whose config points its store outside the root is refused and writes nothing there", async () => {
-  const base = await Deno.makeTempDir({ prefix: "filnode-perm-" });
-  try {
+  await withTempDir("filnode-perm-", async (base) => {
     const root = join(base, "root");
     const outside = join(base, "outside");
     await Deno.mkdir(outside);
@@ -68,14 +57,11 @@ Deno.test("a daemon whose config points its store outside the root is refused an
     match(run.stderr, /not permitted/);
     ok(!run.stderr.includes("    at "), `no stack trace expected:\n${run.stderr}`);
     deepStrictEqual(await Array.fromAsync(Deno.readDir(outside)), []);
-  } finally {
-    await Deno.remove(base, { recursive: true });
-  }
+  });
 });
 
 Deno.test("`deno task start` flags run a devnet daemon that stops cleanly on SIGTERM", async () => {
-  const base = await Deno.makeTempDir({ prefix: "filnode-perm-" });
-  try {
+  await withTempDir("filnode-perm-", async (base) => {
     const root = join(base, "root");
     const daemon = FilnodeProcess.spawn(["--root", root, "daemon", "--devnet"], {
       flags: await startTaskFlags(root),
@@ -86,14 +72,11 @@ Deno.test("`deno task start` flags run a devnet daemon that stops cleanly on SIG
     equal(code, 0, stderr);
     ok(await exists(join(root, "config.toml")));
     ok(await exists(join(root, "kv", "store.sqlite")));
-  } finally {
-    await Deno.remove(base, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a second daemon on a root refuses; after the first is killed a new one recovers the lock", async () => {
-  const base = await Deno.makeTempDir({ prefix: "filnode-lock-" });
-  try {
+  await withTempDir("filnode-lock-", async (base) => {
     const root = join(base, "root");
     const flags = await startTaskFlags(root);
     const first = FilnodeProcess.spawn(["--root", root, "daemon", "--devnet"], { flags });
@@ -110,7 +93,5 @@ Deno.test("a second daemon on a root refuses; after the first is killed a new on
     await third.waitForLine((l) => l.startsWith("filnode daemon ready"));
     third.kill("SIGINT");
     equal((await third.finished()).code, 0);
-  } finally {
-    await Deno.remove(base, { recursive: true });
-  }
+  });
 });
