@@ -1,0 +1,604 @@
+/**
+ * The network slice of the control API: the `NetApi` interface the libp2p network system
+ * implements, the Lotus JSON shapes it speaks, and the method table that serves it over
+ * JSON-RPC (`src/api/rpc.ts`).
+ *
+ * Lotus's method names and shapes are kept wherever Lotus has the method (from Lotus
+ * `api/api_net.go`, `api/api_common.go` and `api/types.go`), so existing Filecoin clients work;
+ * what Lotus has no method for (our reputation, connection direction, latency, timed bans) is
+ * under `Filnode.*`, in the same PascalCase style.
+ *
+ * | method                       | params                       | result             | NetApi call        |
+ * | ---------------------------- | ---------------------------- | ------------------ | ------------------ |
+ * | `Filecoin.Version`           | —                            | `APIVersion`       | (VersionInfo)      |
+ * | `Filecoin.ID`                | —                            | peer ID            | `id`               |
+ * | `Filecoin.NetAddrsListen`    | —                            | `AddrInfo`         | `addrsListen`      |
+ * | `Filecoin.NetListening`      | —                            | boolean            | `addrsListen`      |
+ * | `Filecoin.NetPeers`          | —                            | `AddrInfo[]`       | `peers`            |
+ * | `Filecoin.NetPeerInfo`       | peer ID                      | `ExtendedPeerInfo` | `peerInfo`         |
+ * | `Filecoin.NetAgentVersion`   | peer ID                      | string             | `peerInfo`         |
+ * | `Filecoin.NetConnectedness`  | peer ID                      | 0 or 1             | `peers`            |
+ * | `Filecoin.NetConnect`        | `AddrInfo`                   | null               | `connect`          |
+ * | `Filecoin.NetDisconnect`     | peer ID                      | null               | `disconnect`       |
+ * | `Filecoin.NetPubsubScores`   | —                            | `PubsubScore[]`    | `pubsubScores`     |
+ * | `Filecoin.NetBlockAdd`       | `NetBlockList`               | null               | `ban` (permanent)  |
+ * | `Filecoin.NetBlockRemove`    | `NetBlockList`               | null               | `unban`            |
+ * | `Filecoin.NetBlockList`      | —                            | `NetBlockList`     | `bans`             |
+ * | `Filnode.NetPeersDetailed`   | —                            | `PeerDetail[]`     | `peersDetailed`    |
+ * | `Filnode.NetScores`          | —                            | `PeerScore[]`      | `scores`           |
+ * | `Filnode.NetBan`             | target, seconds or null      | `BanEntry`         | `ban`              |
+ * | `Filnode.NetUnban`           | target                       | boolean (was it)   | `unban`            |
+ * | `Filnode.NetBans`            | —                            | `BanEntry[]`       | `bans`             |
+ *
+ * A ban target is a peer ID, an IP address (`1.2.3.4`, `2001:db8::1`) or a subnet in CIDR
+ * form (`10.0.0.0/8`). Lotus's block list and our bans are one list: `NetBlockAdd` adds
+ * permanent bans, and `NetBlockList` shows every ban in force, timed ones included.
+ *
+ * @module
+ */
+import { base58btc } from "multiformats/bases/base58";
+import { CID } from "multiformats/cid";
+import * as Digest from "multiformats/hashes/digest";
+import type { AbortOptions } from "../abort.ts";
+import {
+  decodeObject,
+  decodeString,
+  decodeStringArray,
+  defineMethod,
+  field,
+  type MethodTable,
+  type ParamSpec,
+} from "./rpc.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Constants
+
+/**
+ * The Lotus full-node API version whose method shapes we follow: v1 API 2.3.0, encoded as
+ * Lotus's `newVer(major, minor, patch)` = major<<16 | minor<<8 | patch (131840). Clients
+ * compare the major part; we serve a subset of that API, with the same shapes.
+ */
+export const LOTUS_API_VERSION = (2 << 16) | (3 << 8) | 0;
+
+/** Longest timed ban: ten years. Longer is a permanent ban: give no duration. */
+export const MAX_BAN_SECONDS = 10 * 365 * 24 * 3600;
+
+/** Lotus's `network.Connectedness` values that we report. */
+export const Connectedness = { NotConnected: 0, Connected: 1 } as const;
+
+/** The method names, for the CLI and other clients. */
+export const NetMethod = {
+  Version: "Filecoin.Version",
+  ID: "Filecoin.ID",
+  NetAddrsListen: "Filecoin.NetAddrsListen",
+  NetListening: "Filecoin.NetListening",
+  NetPeers: "Filecoin.NetPeers",
+  NetPeerInfo: "Filecoin.NetPeerInfo",
+  NetAgentVersion: "Filecoin.NetAgentVersion",
+  NetConnectedness: "Filecoin.NetConnectedness",
+  NetConnect: "Filecoin.NetConnect",
+  NetDisconnect: "Filecoin.NetDisconnect",
+  NetPubsubScores: "Filecoin.NetPubsubScores",
+  NetBlockAdd: "Filecoin.NetBlockAdd",
+  NetBlockRemove: "Filecoin.NetBlockRemove",
+  NetBlockList: "Filecoin.NetBlockList",
+  PeersDetailed: "Filnode.NetPeersDetailed",
+  Scores: "Filnode.NetScores",
+  Ban: "Filnode.NetBan",
+  Unban: "Filnode.NetUnban",
+  Bans: "Filnode.NetBans",
+} as const;
+
+/** Most addresses accepted in one `AddrInfo` or block list: far above any real peer's. */
+const MAX_ADDRS = 64;
+
+/** A multiaddr string is short; anything longer is not one we would dial. */
+const MAX_MULTIADDR_LENGTH = 1024;
+
+// ---------------------------------------------------------------------------------------------
+// Lotus shapes
+
+/** A libp2p peer ID in its usual base58btc text form (`12D3KooW...`, `Qm...`). */
+export type PeerId = string;
+
+/** Lotus `peer.AddrInfo`: a peer and the multiaddrs it is reached at (without `/p2p/<id>`). */
+export interface AddrInfo {
+  ID: PeerId;
+  Addrs: string[];
+}
+
+/** Lotus `api.APIVersion`, the answer of `Filecoin.Version`. */
+export interface APIVersion {
+  /** Node software version, e.g. `0.1.0+filnode`. */
+  Version: string;
+  /** {@link LOTUS_API_VERSION}. */
+  APIVersion: number;
+  /** Seconds between epochs. */
+  BlockDelay: number;
+  /** libp2p agent string, e.g. `filnode/0.1.0`. */
+  Agent: string;
+}
+
+/** Lotus `api.ConnMgrInfo`: the connection manager's view of a peer. */
+export interface ConnMgrInfo {
+  /** RFC 3339 time. */
+  FirstSeen: string;
+  Value: number;
+  Tags: Record<string, number>;
+  /** Connection id to RFC 3339 opening time. */
+  Conns: Record<string, string>;
+}
+
+/** Lotus `api.ExtendedPeerInfo`, the answer of `Filecoin.NetPeerInfo`. */
+export interface ExtendedPeerInfo {
+  ID: PeerId;
+  Agent: string;
+  Addrs: string[];
+  Protocols: string[];
+  ConnMgrMeta: ConnMgrInfo | null;
+}
+
+/** Lotus `api.NetBlockList`: the connection gater's block lists. */
+export interface NetBlockList {
+  Peers: PeerId[];
+  IPAddrs: string[];
+  IPSubnets: string[];
+}
+
+/** go-libp2p-pubsub `TopicScoreSnapshot`. */
+export interface TopicScoreSnapshot {
+  /** Nanoseconds, as Go's time.Duration. */
+  TimeInMesh: number;
+  FirstMessageDeliveries: number;
+  MeshMessageDeliveries: number;
+  InvalidMessageDeliveries: number;
+}
+
+/** go-libp2p-pubsub `PeerScoreSnapshot`. */
+export interface PeerScoreSnapshot {
+  Score: number;
+  Topics: Record<string, TopicScoreSnapshot>;
+  AppSpecificScore: number;
+  IPColocationFactor: number;
+  BehaviourPenalty: number;
+}
+
+/** Lotus `api.PubsubScore`, one entry of `Filecoin.NetPubsubScores`. */
+export interface PubsubScore {
+  ID: PeerId;
+  Score: PeerScoreSnapshot;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Filnode shapes
+
+/** Who opened the connection. */
+export type Direction = "inbound" | "outbound";
+
+/** One connected peer as `filnode net peers` shows it (`Filnode.NetPeersDetailed`). */
+export interface PeerDetail {
+  ID: PeerId;
+  /** Remote multiaddr of the connection (the first one, if there are several). */
+  Addr: string;
+  Direction: Direction;
+  /** Last measured round trip in milliseconds; null before the first ping. */
+  LatencyMs: number | null;
+  /** The peer manager's reputation: higher is better, on the peer manager's own scale. */
+  Reputation: number;
+  /** Protocols the peer announced (identify), e.g. `/fil/hello/1.0.0`. */
+  Protocols: string[];
+  /** The peer's agent string from identify; "" if unknown. */
+  Agent: string;
+}
+
+/** A peer's scores (`Filnode.NetScores`): connected peers and recently seen ones. */
+export interface PeerScore {
+  ID: PeerId;
+  Reputation: number;
+  /** gossipsub score; null when the peer is not in gossipsub. */
+  GossipScore: number | null;
+  Connected: boolean;
+}
+
+/** What a ban applies to. */
+export type BanKind = "peer" | "ip" | "subnet";
+
+/** A parsed ban target, in canonical text (see {@link parseBanTarget}). */
+export interface BanTarget {
+  readonly kind: BanKind;
+  /** Peer ID, canonical IP (`1.2.3.4`, `2001:db8::1`) or `ip/prefix`. */
+  readonly value: string;
+}
+
+/** One ban in force (`Filnode.NetBans`, `Filnode.NetBan`). */
+export interface BanEntry {
+  Kind: BanKind;
+  Target: string;
+  /** RFC 3339 end of the ban; null for a permanent ban. */
+  Expires: string | null;
+  /** Why: "manual" for a ban by the operator, or the peer manager's reason. */
+  Reason: string;
+}
+
+/** Options of {@link NetApi.ban}. */
+export interface BanOptions extends AbortOptions {
+  /** Milliseconds the ban lasts; null or absent for a permanent ban. */
+  durationMs?: number | null;
+  /** Shown in `bans`; "manual" when the operator banned. */
+  reason?: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The interface the network system implements
+
+/**
+ * What the control API needs from the network system. Every method may throw a `UserError`
+ * for something the caller can fix (the client sees its message, JSON-RPC code 1); anything
+ * else is reported as an internal error (-32603). Inputs are already validated: peer IDs and
+ * ban targets are canonical, multiaddrs are non-empty strings starting with `/`.
+ */
+export interface NetApi {
+  /** This node's peer ID. */
+  id(options?: AbortOptions): Promise<PeerId>;
+  /** This node's ID and the multiaddrs it listens on (Lotus `NetAddrsListen`). */
+  addrsListen(options?: AbortOptions): Promise<AddrInfo>;
+  /** Connected peers (Lotus `NetPeers`). */
+  peers(options?: AbortOptions): Promise<AddrInfo[]>;
+  /** Identify details of a connected peer; a `UserError` if it is not connected. */
+  peerInfo(peer: PeerId, options?: AbortOptions): Promise<ExtendedPeerInfo>;
+  /**
+   * Dials the peer (at `info.Addrs`, or addresses the peer store knows when empty) and
+   * resolves once connected. A `UserError` if it is banned or cannot be reached.
+   */
+  connect(info: AddrInfo, options?: AbortOptions): Promise<void>;
+  /** Closes every connection to the peer; a `UserError` if it is not connected. */
+  disconnect(peer: PeerId, options?: AbortOptions): Promise<void>;
+  /** gossipsub scores (Lotus `NetPubsubScores`). */
+  pubsubScores(options?: AbortOptions): Promise<PubsubScore[]>;
+  /** Connected peers with direction, latency, reputation and protocols. */
+  peersDetailed(options?: AbortOptions): Promise<PeerDetail[]>;
+  /** Reputation and gossip scores of known peers. */
+  scores(options?: AbortOptions): Promise<PeerScore[]>;
+  /**
+   * Bans a peer, IP or subnet: closes matching connections and refuses new ones until the
+   * ban ends. Banning again replaces the earlier ban's end. Returns the ban now in force.
+   */
+  ban(target: BanTarget, options?: BanOptions): Promise<BanEntry>;
+  /** Lifts a ban; false if there was none for exactly this target. */
+  unban(target: BanTarget, options?: AbortOptions): Promise<boolean>;
+  /** Bans in force (expired ones are gone), permanent and timed. */
+  bans(options?: AbortOptions): Promise<BanEntry[]>;
+}
+
+/** What `Filecoin.Version` reports, besides the API version. */
+export interface VersionInfo {
+  /** Node software version, e.g. `0.1.0`. */
+  version: string;
+  /** libp2p agent string, e.g. `filnode/0.1.0`. */
+  agent: string;
+  /** Chain.BlockDelay in milliseconds (reported in seconds, as Lotus does). */
+  blockDelayMs: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation shared by the server and the CLI
+
+/**
+ * Checks a peer ID and returns its canonical base58btc form. Accepts the legacy base58btc
+ * multihash form (`12D3KooW...` identity-hashed keys, `Qm...` sha2-256) and a CIDv1 with the
+ * libp2p-key codec (`bafz...`).
+ *
+ * @throws RangeError saying what is wrong.
+ */
+export function parsePeerId(text: string): PeerId {
+  if (text.length === 0 || text.length > 128) throw new RangeError("not a peer ID");
+  let multihash: Uint8Array;
+  if (text.startsWith("1") || text.startsWith("Q")) {
+    try {
+      multihash = base58btc.baseDecode(text);
+    } catch {
+      throw new RangeError(`not a peer ID: ${JSON.stringify(text)} is not base58btc`);
+    }
+  } else {
+    let cid: CID;
+    try {
+      cid = CID.parse(text);
+    } catch {
+      throw new RangeError(`not a peer ID: ${JSON.stringify(text)}`);
+    }
+    if (cid.version !== 1 || cid.code !== LIBP2P_KEY_CODEC) {
+      throw new RangeError("not a peer ID: a CID must have the libp2p-key codec");
+    }
+    multihash = cid.multihash.bytes;
+  }
+  let digest: Digest.Digest<number, number>;
+  try {
+    digest = Digest.decode(multihash);
+  } catch {
+    throw new RangeError(`not a peer ID: ${JSON.stringify(text)} is not a multihash`);
+  }
+  const ok = (digest.code === IDENTITY_CODE && digest.size <= MAX_INLINE_KEY_LENGTH) ||
+    (digest.code === SHA2_256_CODE && digest.size === 32);
+  if (!ok) throw new RangeError(`not a peer ID: ${JSON.stringify(text)} has the wrong hash`);
+  return base58btc.baseEncode(digest.bytes);
+}
+
+const LIBP2P_KEY_CODEC = 0x72;
+const IDENTITY_CODE = 0x00;
+const SHA2_256_CODE = 0x12;
+/** libp2p inlines public keys of up to 42 bytes in the peer ID (identity multihash). */
+const MAX_INLINE_KEY_LENGTH = 42;
+
+/**
+ * Splits a dialable multiaddr ending in `/p2p/<peer ID>` (or the older `/ipfs/`) into a Lotus
+ * `AddrInfo`, as `lotus net connect` does. A bare `/p2p/<peer ID>` gives no address: the
+ * network system then uses what its peer store knows.
+ *
+ * @throws RangeError saying what is wrong.
+ */
+export function parsePeerMultiaddr(text: string): AddrInfo {
+  const trimmed = text.trim();
+  checkMultiaddrText(trimmed);
+  const parts = trimmed.split("/");
+  const [proto, id] = parts.slice(-2);
+  if (parts.length < 3 || (proto !== "p2p" && proto !== "ipfs")) {
+    throw new RangeError(
+      "the multiaddr must end with /p2p/<peer ID>, e.g. /ip4/192.0.2.1/tcp/1347/p2p/12D3KooW...",
+    );
+  }
+  const peer = parsePeerId(id);
+  const addr = parts.slice(0, -2).join("/");
+  return { ID: peer, Addrs: addr === "" ? [] : [addr] };
+}
+
+/** Light shape check of a multiaddr string; the network system parses it for real. */
+function checkMultiaddrText(text: string): void {
+  if (text.length > MAX_MULTIADDR_LENGTH) throw new RangeError("multiaddr too long");
+  if (!text.startsWith("/")) {
+    throw new RangeError(`not a multiaddr: ${JSON.stringify(text)} (it starts with /)`);
+  }
+  if (text.length === 1 || text.endsWith("/") || text.includes("//") || /\s/.test(text)) {
+    throw new RangeError(`not a multiaddr: ${JSON.stringify(text)}`);
+  }
+}
+
+/**
+ * Parses a ban target: a subnet if it has a `/` (`10.0.0.0/8`, `2001:db8::/32`), an IP
+ * address if it parses as one, else a peer ID. Values come back canonical (IPv6 compressed
+ * and lower case), so the same target always has the same text.
+ *
+ * @throws RangeError saying what is wrong.
+ */
+export function parseBanTarget(text: string): BanTarget {
+  const s = text.trim();
+  const slash = s.indexOf("/");
+  if (slash >= 0) {
+    const ip = parseIp(s.slice(0, slash));
+    const prefixText = s.slice(slash + 1);
+    if (!ip || !/^\d{1,3}$/.test(prefixText)) {
+      throw new RangeError(`not a subnet: ${JSON.stringify(text)} (want e.g. 10.0.0.0/8)`);
+    }
+    const prefix = Number(prefixText);
+    const max = ip.includes(":") ? 128 : 32;
+    if (prefix < 1 || prefix > max) {
+      throw new RangeError(`subnet prefix must be 1 to ${max}, got ${prefix}`);
+    }
+    return { kind: "subnet", value: `${ip}/${prefix}` };
+  }
+  const ip = parseIp(s);
+  if (ip) return { kind: "ip", value: ip };
+  try {
+    return { kind: "peer", value: parsePeerId(s) };
+  } catch {
+    throw new RangeError(
+      `${JSON.stringify(text)} is neither a peer ID, an IP address nor a subnet (e.g. 10.0.0.0/8)`,
+    );
+  }
+}
+
+/** Canonical text of an IPv4 or IPv6 address, or undefined if `text` is neither. */
+export function parseIp(text: string): string | undefined {
+  const v4 = parseIp4(text);
+  if (v4) return v4.join(".");
+  const v6 = parseIp6(text);
+  return v6 && formatIp6(v6);
+}
+
+function parseIp4(text: string): number[] | undefined {
+  const parts = text.split(".");
+  if (parts.length !== 4) return undefined;
+  // No leading zeros: "010" is octal to some parsers and decimal to others.
+  if (!parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p))) return undefined;
+  const nums = parts.map(Number);
+  return nums.every((n) => n <= 255) ? nums : undefined;
+}
+
+/** The eight 16-bit groups of an IPv6 address (with `::` and a dotted IPv4 tail), or undefined. */
+function parseIp6(text: string): number[] | undefined {
+  if (text.length > 45 || !/^[0-9a-fA-F:.]+$/.test(text)) return undefined;
+  const halves = text.split("::");
+  if (halves.length > 2) return undefined;
+  const groupsOf = (part: string, last: boolean): number[] | undefined => {
+    if (part === "") return [];
+    const out: number[] = [];
+    const fields = part.split(":");
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i];
+      if (last && i === fields.length - 1 && f.includes(".")) {
+        const v4 = parseIp4(f);
+        if (!v4) return undefined;
+        out.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
+      } else if (/^[0-9a-fA-F]{1,4}$/.test(f)) {
+        out.push(parseInt(f, 16));
+      } else {
+        return undefined;
+      }
+    }
+    return out;
+  };
+  if (halves.length === 1) {
+    const groups = groupsOf(halves[0], true);
+    return groups?.length === 8 ? groups : undefined;
+  }
+  const head = groupsOf(halves[0], false);
+  const tail = groupsOf(halves[1], true);
+  if (!head || !tail || head.length + tail.length > 7) return undefined;
+  return [...head, ...new Array(8 - head.length - tail.length).fill(0), ...tail];
+}
+
+/** RFC 5952 text: lower case, no leading zeros, the longest run of 2+ zero groups as `::`. */
+function formatIp6(groups: number[]): string {
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) [bestStart, bestLength] = [i, j - i];
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(":");
+  const head = hex.slice(0, bestStart).join(":");
+  const tail = hex.slice(bestStart + bestLength).join(":");
+  return `${head}::${tail}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Param decoders
+
+function peerIdParam(name = "peer"): ParamSpec<PeerId> {
+  return { name, decode: (v) => parsePeerId(decodeString(v)) };
+}
+
+function banTargetParam(): ParamSpec<BanTarget> {
+  return { name: "target", decode: (v) => parseBanTarget(decodeString(v)) };
+}
+
+function decodeAddrInfo(value: unknown): AddrInfo {
+  const object = decodeObject(value);
+  const id = field(object, "ID");
+  if (id === undefined) throw new TypeError("missing ID");
+  const addrs = decodeStringArray(field(object, "Addrs"), MAX_ADDRS).map((a) => {
+    checkMultiaddrText(a);
+    return a;
+  });
+  return { ID: parsePeerId(decodeString(id)), Addrs: addrs };
+}
+
+function decodeBlockList(value: unknown): BanTarget[] {
+  const object = decodeObject(value);
+  const targets: BanTarget[] = [];
+  for (const p of decodeStringArray(field(object, "Peers"), MAX_ADDRS)) {
+    targets.push({ kind: "peer", value: parsePeerId(p) });
+  }
+  for (const a of decodeStringArray(field(object, "IPAddrs"), MAX_ADDRS)) {
+    const ip = parseIp(a);
+    if (!ip) throw new RangeError(`IPAddrs: not an IP address: ${JSON.stringify(a)}`);
+    targets.push({ kind: "ip", value: ip });
+  }
+  for (const s of decodeStringArray(field(object, "IPSubnets"), MAX_ADDRS)) {
+    const target = parseBanTarget(s);
+    if (target.kind !== "subnet") throw new RangeError(`IPSubnets: not a subnet: ${s}`);
+    targets.push(target);
+  }
+  return targets;
+}
+
+function decodeBanSeconds(value: unknown): number {
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    throw new TypeError("expected a number of seconds, or null for a permanent ban");
+  }
+  if (value <= 0 || value > MAX_BAN_SECONDS) {
+    throw new RangeError(`must be more than 0 and at most ${MAX_BAN_SECONDS} seconds`);
+  }
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The method table
+
+/** What {@link netApiMethods} serves. */
+export interface NetApiMethodsOptions {
+  net: NetApi;
+  version: VersionInfo;
+}
+
+/** The `Filecoin.*` and `Filnode.*` network methods, ready for `createDispatcher`. */
+export function netApiMethods({ net, version }: NetApiMethodsOptions): MethodTable {
+  const none = [] as const;
+  const sv = (options: AbortOptions) => ({ signal: options.signal });
+  return {
+    [NetMethod.Version]: defineMethod(none, () =>
+      Promise.resolve<APIVersion>({
+        Version: version.version,
+        APIVersion: LOTUS_API_VERSION,
+        BlockDelay: Math.round(version.blockDelayMs / 1000),
+        Agent: version.agent,
+      })),
+    [NetMethod.ID]: defineMethod(none, (_, o) => net.id(sv(o))),
+    [NetMethod.NetAddrsListen]: defineMethod(none, (_, o) => net.addrsListen(sv(o))),
+    [NetMethod.NetListening]: defineMethod(
+      none,
+      async (_, o) => (await net.addrsListen(sv(o))).Addrs.length > 0,
+    ),
+    [NetMethod.NetPeers]: defineMethod(none, (_, o) => net.peers(sv(o))),
+    [NetMethod.NetPeerInfo]: defineMethod([peerIdParam()], ([p], o) => net.peerInfo(p, sv(o))),
+    [NetMethod.NetAgentVersion]: defineMethod(
+      [peerIdParam()],
+      async ([p], o) => (await net.peerInfo(p, sv(o))).Agent,
+    ),
+    [NetMethod.NetConnectedness]: defineMethod([peerIdParam()], async ([p], o) => {
+      const peers = await net.peers(sv(o));
+      return peers.some((x) => x.ID === p) ? Connectedness.Connected : Connectedness.NotConnected;
+    }),
+    [NetMethod.NetConnect]: defineMethod(
+      [{ name: "addrInfo", decode: decodeAddrInfo }],
+      async ([info], o) => void await net.connect(info, sv(o)),
+    ),
+    [NetMethod.NetDisconnect]: defineMethod(
+      [peerIdParam()],
+      async ([p], o) => void await net.disconnect(p, sv(o)),
+    ),
+    [NetMethod.NetPubsubScores]: defineMethod(none, (_, o) => net.pubsubScores(sv(o))),
+    [NetMethod.NetBlockAdd]: defineMethod(
+      [{ name: "blockList", decode: decodeBlockList }],
+      async ([targets], o) => {
+        // Every entry was validated before the first ban: a bad entry changes nothing.
+        for (const t of targets) {
+          await net.ban(t, { durationMs: null, reason: "manual", signal: o.signal });
+        }
+      },
+    ),
+    [NetMethod.NetBlockRemove]: defineMethod(
+      [{ name: "blockList", decode: decodeBlockList }],
+      async ([targets], o) => {
+        for (const t of targets) await net.unban(t, sv(o));
+      },
+    ),
+    [NetMethod.NetBlockList]: defineMethod(none, async (_, o) => {
+      const list: NetBlockList = { Peers: [], IPAddrs: [], IPSubnets: [] };
+      for (const ban of await net.bans(sv(o))) {
+        const key = ban.Kind === "peer" ? "Peers" : ban.Kind === "ip" ? "IPAddrs" : "IPSubnets";
+        list[key].push(ban.Target);
+      }
+      return list;
+    }),
+    [NetMethod.PeersDetailed]: defineMethod(none, (_, o) => net.peersDetailed(sv(o))),
+    [NetMethod.Scores]: defineMethod(none, (_, o) => net.scores(sv(o))),
+    [NetMethod.Ban]: defineMethod(
+      [banTargetParam(), { name: "durationSeconds", decode: decodeBanSeconds, optional: true }],
+      ([target, seconds], o) =>
+        net.ban(target, {
+          durationMs: seconds === undefined ? null : Math.round(seconds * 1000),
+          reason: "manual",
+          signal: o.signal,
+        }),
+    ),
+    [NetMethod.Unban]: defineMethod([banTargetParam()], ([t], o) => net.unban(t, sv(o))),
+    [NetMethod.Bans]: defineMethod(none, (_, o) => net.bans(sv(o))),
+  };
+}
