@@ -7,6 +7,7 @@
 import { configCommands } from "./src/cli/config.ts";
 import { daemonCommand } from "./src/cli/daemon.ts";
 import { initCommand } from "./src/cli/init.ts";
+import { netCommands } from "./src/cli/net.ts";
 import { openKeyStore } from "./src/cli/open.ts";
 import { repoCommands } from "./src/cli/repo.ts";
 import { type Entry, runCli } from "./src/cli/run.ts";
@@ -17,6 +18,7 @@ export const ENTRIES: readonly Entry[] = [
   daemonCommand,
   configCommands,
   walletCommands(openKeyStore),
+  netCommands,
   repoCommands,
 ];
 

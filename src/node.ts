@@ -2,8 +2,8 @@
  * FilecoinNode: owns the node's systems and their lifecycle.
  *
  * Every system reaches the world through what this object hands it (the spec's "Implementing
- * Systems" chapter): the IpldStore, the user Config, the KeyStore, the FileStore and the Clock; the
- * network joins them in a later issue. `start()` brings systems up in dependency order and `stop()`
+ * Systems" chapter): the IpldStore, the user Config, the KeyStore, the FileStore, the Clock and
+ * the libp2p Network. `start()` brings systems up in dependency order and `stop()`
  * takes them down in reverse; a failed start unwinds what it had started.
  */
 import type { AbortOptions, Startable } from "./abort.ts";
@@ -21,6 +21,7 @@ import { KvIpldStore } from "./repo/kv_ipld_store.ts";
 import { repoLayout } from "./repo/layout.ts";
 import { assertRepo } from "./repo/repo.ts";
 import { RepoLock } from "./repo/repo_lock.ts";
+import { Network } from "./net/network.ts";
 import { openStoreKv } from "./repo/store_kv.ts";
 
 export interface FilecoinNodeOptions {
@@ -32,6 +33,10 @@ export interface FilecoinNodeOptions {
   exclusive?: boolean;
   /** Time source for the Clock; the system clock by default. Tests pass a fake. */
   timeSource?: TimeSource;
+  /** Start the libp2p network system too (the daemon does; offline commands do not). */
+  network?: boolean;
+  /** Where systems report notable events (bans, failed bootnodes). */
+  log?: (line: string) => void;
   /** Called with the start-up integrity check's findings. */
   onStartupCheck?: (report: StartupCheckReport) => void;
 }
@@ -58,6 +63,7 @@ export class FilecoinNode implements Startable {
   #files?: FileStore;
   #clock?: Clock;
   #chain?: ChainView;
+  #network?: Network;
 
   constructor(options: FilecoinNodeOptions) {
     this.root = options.root;
@@ -87,6 +93,10 @@ export class FilecoinNode implements Startable {
   /** Genesis and head, read-only. */
   get chain(): ChainView {
     return this.#running(this.#chain);
+  }
+  /** The network system; only on a node started with `network: true`. */
+  get network(): Network {
+    return this.#running(this.#network);
   }
   get running(): boolean {
     return this.#state === "running";
@@ -162,6 +172,22 @@ export class FilecoinNode implements Startable {
       timeSource: this.#options.timeSource,
     });
 
+    if (this.#options.network) {
+      const network = new Network({
+        config,
+        keystore: this.#keystore,
+        kv,
+        ipld: this.#ipld,
+        chain: this.#chain,
+        clock: this.#clock,
+        timeSource: this.#options.timeSource,
+        log: this.#options.log,
+      });
+      await network.start({ signal });
+      this.#teardowns.push(() => network.stop());
+      this.#network = network;
+    }
+
     if (store) this.#options.onStartupCheck?.({ store, tempFilesRemoved });
   }
 
@@ -197,6 +223,7 @@ export class FilecoinNode implements Startable {
       this.#files =
       this.#clock =
       this.#chain =
+      this.#network =
         undefined;
     if (errors.length) throw new AggregateError(errors, "FilecoinNode: errors while stopping");
   }

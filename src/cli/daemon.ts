@@ -1,4 +1,9 @@
-/** `filnode daemon`: run the node until SIGINT/SIGTERM. */
+/** `filnode daemon`: run the node, with its network and control API, until SIGINT/SIGTERM. */
+import { netApiMethods } from "../api/net_api.ts";
+import { createDispatcher } from "../api/rpc.ts";
+import { startControlApi } from "../net/api_server.ts";
+import { parseApiListenAddress } from "../net/api_server.ts";
+import { FILNODE_AGENT } from "../net/network.ts";
 import { FilecoinNode } from "../node.ts";
 import { isRepo } from "../repo/repo.ts";
 import type { Command } from "./command.ts";
@@ -7,6 +12,8 @@ import { openConfig, passphraseFor } from "./open.ts";
 
 /** Printed on stdout once the node runs: scripts and tests wait for it. */
 export const READY_LINE = "filnode daemon ready";
+
+const VERSION = "0.1.0";
 
 export const daemonCommand: Command = {
   name: "daemon",
@@ -19,10 +26,13 @@ export const daemonCommand: Command = {
       ctx.log(`initialised filnode root at ${ctx.root}`);
     }
     const config = await openConfig(ctx);
+    const { hostname, port } = parseApiListenAddress(config.API.ListenAddress);
     const node = new FilecoinNode({
       root: ctx.root,
       exclusive: true,
+      network: true,
       passphrase: await passphraseFor(ctx, config),
+      log: (line) => ctx.log(line),
       onStartupCheck({ store, tempFilesRemoved }) {
         const repaired = store.repaired + tempFilesRemoved;
         if (repaired > 0) {
@@ -36,12 +46,36 @@ export const daemonCommand: Command = {
     });
     await node.start({ signal: ctx.signal });
     try {
-      ctx.print(
-        { ready: true, pid: Deno.pid, root: ctx.root },
-        () => `${READY_LINE} (pid ${Deno.pid}, root ${ctx.root})`,
-      );
-      await abortion(ctx.signal);
-      ctx.log("filnode daemon stopping");
+      const api = await startControlApi({
+        root: ctx.root,
+        hostname,
+        port,
+        dispatch: createDispatcher(
+          netApiMethods({
+            net: node.network,
+            version: { version: VERSION, agent: FILNODE_AGENT, blockDelayMs: config.Chain.BlockDelay },
+          }),
+          { onInternalError: (method, err) => ctx.log(`API ${method}: ${(err as Error).message}`) },
+        ),
+      });
+      try {
+        const peerId = node.network.host.peerId.toString();
+        const addrs = node.network.host.libp2p.getMultiaddrs().map((a) => a.toString());
+        ctx.print(
+          { ready: true, pid: Deno.pid, root: ctx.root, peerId, addrs, api: api.server.multiaddr },
+          () =>
+            [
+              `${READY_LINE} (pid ${Deno.pid}, root ${ctx.root})`,
+              `peer ID ${peerId}`,
+              ...addrs.map((a) => `listening on ${a}`),
+              `control API ${api.server.multiaddr}`,
+            ].join("\n"),
+        );
+        await abortion(ctx.signal);
+        ctx.log("filnode daemon stopping");
+      } finally {
+        await api.stop();
+      }
     } finally {
       await node.stop();
     }
@@ -51,7 +85,5 @@ export const daemonCommand: Command = {
 /** Resolves when `signal` aborts. */
 function abortion(signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) =>
-    signal.addEventListener("abort", () => resolve(), { once: true })
-  );
+  return new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
 }

@@ -8,6 +8,11 @@ import { readPassphrase } from "./passphrase.ts";
 export const DEVNET_CONFIG: ConfigOverrides = {
   "Chain.Network": "devnet",
   "Keystore.AddressPrefix": "t",
+  "Network.AllowPrivateAddresses": true,
+  // Several devnet nodes share one machine: each takes a free API port, written to <root>/api.
+  "API.ListenAddress": "127.0.0.1:0",
+  "Network.MinPeers": 4,
+  "Network.MaxPeers": 50,
 };
 
 export const INIT_OPTIONS = {

@@ -131,7 +131,7 @@ export const CONFIG_SCHEMA = [
     key: "API.ListenAddress",
     type: "string",
     default: "127.0.0.1:1234",
-    doc: "host:port of the local control API; must be a loopback address",
+    doc: "host:port of the local control API; must be a loopback address (port 0: any free port)",
     check: checkLoopbackAddress,
   }),
   entry({
@@ -163,6 +163,32 @@ export const CONFIG_SCHEMA = [
     default: 50,
     min: 1,
     doc: "Peer count above which the node prunes connections; at least MinPeers",
+  }),
+  entry({
+    key: "Network.PruneInterval",
+    type: "duration",
+    default: 60_000,
+    min: 1_000,
+    doc: "How often the peer manager drops its lowest-ranked peers and fills slots",
+  }),
+  entry({
+    key: "Network.DiscoveryInterval",
+    type: "duration",
+    default: 30_000,
+    min: 1_000,
+    doc: "How often, while below MinPeers, the node walks the DHT for new peers",
+  }),
+  entry({
+    key: "Network.AllowPrivateAddresses",
+    type: "boolean",
+    default: false,
+    doc: "Keep private and loopback addresses in the DHT (local devnets need this)",
+  }),
+  entry({
+    key: "Network.BanAllowlist",
+    type: "string[]",
+    default: [],
+    doc: "CIDR ranges never banned IP-wide (loopback always is spared), e.g. a shared NAT",
   }),
 ] as const;
 
@@ -295,7 +321,8 @@ function checkLoopbackAddress(address: string): string | undefined {
   if (!m) return expected;
   const host = m[1] ?? m[2];
   const port = Number(m[3]);
-  if (port < 1 || port > 65535) return "host:port with a port from 1 to 65535";
+  // Port 0: any free port (the daemon writes the one it got to `<root>/api`); devnets use it.
+  if (port > 65535) return "host:port with a port from 0 to 65535";
   return isLoopbackHost(host) ? undefined : expected;
 }
 

@@ -168,6 +168,14 @@ export interface KeyStoreOpenOptions extends AbortOptions {
   network?: Network;
 }
 
+/** What `KeyStore.ed25519Signer()` hands out: a public key and a way to sign, no secret. */
+export interface Ed25519Signer {
+  /** 32-byte ed25519 public key. */
+  readonly publicKey: Uint8Array;
+  /** 64-byte ed25519 signature of `data`. */
+  sign(data: Uint8Array): Uint8Array;
+}
+
 export interface KeyOptions extends AbortOptions {
   /** Key name; default `wallet-<address>` for secp256k1 and `libp2p-host` for ed25519. */
   name?: string;
@@ -205,9 +213,7 @@ interface KeyRecord {
  * file, uses the key, and wipes the buffer; nothing secret is cached except the non-extractable
  * master CryptoKey.
  *
- * TODO(net): the libp2p host needs its ed25519 identity. Do not add a method returning the seed;
- * give this class a narrow capability instead (e.g. a libp2p `PrivateKey` implementation whose
- * `sign()` calls back into `sign("libp2p-host", ...)`), so raw keys still never leave.
+ * The libp2p host gets its identity through `ed25519Signer()`: a signing capability, not the seed.
  *
  * @example
  * ```ts ignore
@@ -469,6 +475,30 @@ export class KeyStore {
       name,
       (record, privateKey) => signWith(record.type, privateKey, data),
     );
+  }
+
+  /**
+   * A signing capability for an ed25519 key, for the libp2p identity: it signs every Noise
+   * handshake and gossip message, too often to read and decrypt its file each time, and libp2p
+   * calls it synchronously. The decrypted seed lives only in the returned closure; the caller gets
+   * the public key and `sign()`, never the seed.
+   */
+  async ed25519Signer(
+    nameOrAddress: string = LIBP2P_HOST_KEY,
+    options: AbortOptions = {},
+  ): Promise<Ed25519Signer> {
+    const name = await this.#resolve(nameOrAddress, options);
+    const seed = await this.#withKey(name, (record, privateKey) => {
+      if (record.type !== "ed25519") {
+        throw new UnsupportedKeyTypeError(`key "${name}" is ${record.type}, not ed25519`);
+      }
+      return privateKey.slice();
+    });
+    const publicKey = publicKeyOf("ed25519", seed);
+    return {
+      publicKey,
+      sign: (data: Uint8Array) => signWith("ed25519", seed, data),
+    };
   }
 
   /** Check a signature made by one of this store's keys. See `KeyStore.verifySignature`. */

@@ -36,7 +36,7 @@ Deno.test("the start task's flags refuse reads and writes outside the root", asy
       listOutside: "NotCapable",
       kvOutside: "NotCapable",
       envHome: "NotCapable",
-      net: "NotCapable",
+      netOutside: "NotCapable",
     });
     equal(await exists(join(outside, "written.txt")), false);
     equal(await exists(join(outside, "kv.sqlite")), false);

@@ -1,0 +1,202 @@
+/**
+ * The Hello protocol service: on every new connection each side sends its HelloMessage and the
+ * other answers with a LatencyMessage (Lotus `node/hello/hello.go`). A foreign genesis closes the
+ * whole connection at once; a heavier advertised head becomes a sync target. Until a peer's hello
+ * has arrived and matched, its other Filecoin protocol streams are refused (see `gated`).
+ */
+import type { Connection, IncomingStreamData, Stream } from "@libp2p/interface";
+import type { ChainView } from "../chain/chain_view.ts";
+import { TypedEventTarget } from "../events.ts";
+import type { Clock } from "../clock/clock.ts";
+import type { Libp2pNode } from "../net/libp2p_host.ts";
+import {
+  MalformedMessageError,
+  readCborItem,
+  type RpcStream,
+  StreamTimeoutError,
+  writeCborItem,
+} from "./cbor_rpc.ts";
+import {
+  decodeHello,
+  decodeLatency,
+  encodeHello,
+  encodeLatency,
+  HELLO_PROTOCOL,
+  HELLO_TIMEOUT_MS,
+  type HelloMessage,
+  MAX_HELLO_BYTES,
+  unixNanos,
+} from "./hello_message.ts";
+
+/** A latency reply is two integers. */
+const MAX_LATENCY_BYTES = 64;
+
+/** What hello reports about a peer, to the network system. */
+export type HelloEvents = {
+  /** The peer's hello matched our genesis. */
+  greeted: CustomEvent<{ peerId: string; hello: HelloMessage }>;
+  /** The peer advertised a heavier head than ours: a sync target. */
+  target: CustomEvent<{ peerId: string; hello: HelloMessage }>;
+  /** A foreign genesis: the connection was closed. */
+  "genesis-mismatch": CustomEvent<{ peerId: string; remoteAddr: string; genesis: string }>;
+  /** The peer sent bytes that are not a hello, or nothing in time. */
+  misbehaved: CustomEvent<{ peerId: string; kind: "malformed" | "timeout"; message: string }>;
+  /** Round-trip time measured by our hello. */
+  latency: CustomEvent<{ peerId: string; ms: number }>;
+};
+
+export interface HelloServiceOptions {
+  libp2p: Libp2pNode;
+  chain: ChainView;
+  clock: Clock;
+  timeoutMs?: number;
+}
+
+export class HelloService extends TypedEventTarget<HelloEvents> {
+  readonly #libp2p: Libp2pNode;
+  readonly #chain: ChainView;
+  readonly #clock: Clock;
+  readonly #timeoutMs: number;
+  /** Peers whose hello matched our genesis, with what they said. */
+  readonly #greeted = new Map<string, HelloMessage>();
+  readonly #latency = new Map<string, number>();
+  #stopped = new AbortController();
+  readonly #onOpen = (evt: CustomEvent<Connection>) => void this.#sayHello(evt.detail);
+  readonly #onDisconnect = (evt: CustomEvent<{ toString(): string }>) => {
+    const id = evt.detail.toString();
+    this.#greeted.delete(id);
+    this.#latency.delete(id);
+  };
+
+  constructor(options: HelloServiceOptions) {
+    super();
+    this.#libp2p = options.libp2p;
+    this.#chain = options.chain;
+    this.#clock = options.clock;
+    this.#timeoutMs = options.timeoutMs ?? HELLO_TIMEOUT_MS;
+  }
+
+  async start(): Promise<void> {
+    this.#stopped = new AbortController();
+    await this.#libp2p.handle(HELLO_PROTOCOL, (data) => void this.#onHello(data), {
+      maxInboundStreams: 4,
+      maxOutboundStreams: 4,
+    });
+    this.#libp2p.addEventListener("connection:open", this.#onOpen);
+    this.#libp2p.addEventListener("peer:disconnect", this.#onDisconnect);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped.abort(new DOMException("hello service stopped", "AbortError"));
+    this.#libp2p.removeEventListener("connection:open", this.#onOpen);
+    this.#libp2p.removeEventListener("peer:disconnect", this.#onDisconnect);
+    await this.#libp2p.unhandle(HELLO_PROTOCOL).catch(() => {});
+  }
+
+  /** True once the peer's hello has matched our genesis. */
+  isGreeted(peerId: string): boolean {
+    return this.#greeted.has(peerId);
+  }
+
+  /** What the peer said in its hello, once greeted. */
+  helloOf(peerId: string): HelloMessage | undefined {
+    return this.#greeted.get(peerId);
+  }
+
+  /** Latest hello round trip to the peer, in ms. */
+  latencyOf(peerId: string): number | undefined {
+    return this.#latency.get(peerId);
+  }
+
+  /**
+   * Wraps a Filecoin protocol handler so that streams from peers not yet greeted are reset
+   * instead of served: the spec's "hello first".
+   */
+  gated(handler: (data: IncomingStreamData) => void | Promise<void>) {
+    return (data: IncomingStreamData) => {
+      if (!this.isGreeted(data.connection.remotePeer.toString())) {
+        data.stream.abort(new Error("hello has not completed on this connection"));
+        return;
+      }
+      return handler(data);
+    };
+  }
+
+  #ourHello(): HelloMessage {
+    const head = this.#chain.head();
+    return {
+      heaviestTipSet: head.cids,
+      heaviestTipSetHeight: head.height,
+      heaviestTipSetWeight: head.weight,
+      genesisHash: this.#chain.genesis,
+    };
+  }
+
+  async #sayHello(connection: Connection): Promise<void> {
+    const peerId = connection.remotePeer.toString();
+    let stream: Stream | undefined;
+    try {
+      stream = await connection.newStream(HELLO_PROTOCOL, { signal: this.#stopped.signal });
+      const sent = this.#clock.now();
+      const reading = readCborItem(stream as unknown as RpcStream, {
+        maxBytes: MAX_LATENCY_BYTES,
+        timeoutMs: this.#timeoutMs,
+        signal: this.#stopped.signal,
+      });
+      await writeCborItem(stream as unknown as RpcStream, encodeHello(this.#ourHello()));
+      decodeLatency(await reading);
+      const ms = this.#clock.now() - sent;
+      this.#latency.set(peerId, ms);
+      this.emit("latency", { peerId, ms });
+    } catch (err) {
+      // A peer that closes on us for a foreign genesis ends here too; its own hello tells us.
+      if (err instanceof MalformedMessageError) {
+        this.emit("misbehaved", { peerId, kind: "malformed", message: err.message });
+      }
+      stream?.abort(err as Error);
+    }
+  }
+
+  async #onHello({ stream, connection }: IncomingStreamData): Promise<void> {
+    const peerId = connection.remotePeer.toString();
+    let hello: HelloMessage;
+    try {
+      const item = await readCborItem(stream as unknown as RpcStream, {
+        maxBytes: MAX_HELLO_BYTES,
+        timeoutMs: this.#timeoutMs,
+        signal: this.#stopped.signal,
+      });
+      hello = decodeHello(item);
+    } catch (err) {
+      const kind = err instanceof StreamTimeoutError ? "timeout" : "malformed";
+      if (err instanceof MalformedMessageError || err instanceof StreamTimeoutError) {
+        this.emit("misbehaved", { peerId, kind, message: (err as Error).message });
+      }
+      stream.abort(err as Error);
+      return;
+    }
+    const arrival = unixNanos(this.#clock.now());
+    if (!hello.genesisHash.equals(this.#chain.genesis)) {
+      // A MUST rule: a peer of another network shares nothing with us. Close at once.
+      stream.abort(new Error("genesis mismatch"));
+      await connection.close().catch((err) => connection.abort(err));
+      this.emit("genesis-mismatch", {
+        peerId,
+        remoteAddr: connection.remoteAddr.toString(),
+        genesis: hello.genesisHash.toString(),
+      });
+      return;
+    }
+    try {
+      await writeCborItem(
+        stream as unknown as RpcStream,
+        encodeLatency({ tArrival: arrival, tSent: unixNanos(this.#clock.now()) }),
+      );
+    } catch {
+      // The peer hung up after its hello: it still said hello.
+    }
+    this.#greeted.set(peerId, hello);
+    this.emit("greeted", { peerId, hello });
+    if (hello.heaviestTipSetWeight > this.#chain.head().weight) this.emit("target", { peerId, hello });
+  }
+}
