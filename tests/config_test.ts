@@ -300,7 +300,9 @@ Deno.test("MinPeers above MaxPeers is rejected on load and on set, naming Networ
 });
 
 Deno.test("API.ListenAddress accepts only loopback host:port", () => {
-  for (const ok_ of ["127.0.0.1:1234", "127.8.9.10:1", "localhost:1234", "[::1]:1234", "127.0.0.1:0"]) {
+  for (
+    const ok_ of ["127.0.0.1:1234", "127.8.9.10:1", "localhost:1234", "[::1]:1234", "127.0.0.1:0"]
+  ) {
     equal(parseConfigText(`[API]\nListenAddress = "${ok_}"\n`).config.API.ListenAddress, ok_);
   }
   for (const bad of ["0.0.0.0:1234", "192.168.1.2:1234", "example.com:1234", "[::]:1234"]) {

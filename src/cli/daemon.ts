@@ -53,7 +53,11 @@ export const daemonCommand: Command = {
         dispatch: createDispatcher(
           netApiMethods({
             net: node.network,
-            version: { version: VERSION, agent: FILNODE_AGENT, blockDelayMs: config.Chain.BlockDelay },
+            version: {
+              version: VERSION,
+              agent: FILNODE_AGENT,
+              blockDelayMs: config.Chain.BlockDelay,
+            },
           }),
           { onInternalError: (method, err) => ctx.log(`API ${method}: ${(err as Error).message}`) },
         ),
@@ -85,5 +89,7 @@ export const daemonCommand: Command = {
 /** Resolves when `signal` aborts. */
 function abortion(signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+  return new Promise((resolve) =>
+    signal.addEventListener("abort", () => resolve(), { once: true })
+  );
 }

@@ -12,9 +12,14 @@ import { tcp } from "@libp2p/tcp";
 import { noise } from "@chainsafe/libp2p-noise";
 import { mplex } from "@libp2p/mplex";
 import { yamux } from "@chainsafe/libp2p-yamux";
-import { identify, type Identify } from "@libp2p/identify";
-import { ping, type Ping } from "@libp2p/ping";
-import { type KadDHT, kadDHT, passthroughMapper, removePrivateAddressesMapper } from "@libp2p/kad-dht";
+import { type Identify, identify } from "@libp2p/identify";
+import { type Ping, ping } from "@libp2p/ping";
+import {
+  type KadDHT,
+  kadDHT,
+  passthroughMapper,
+  removePrivateAddressesMapper,
+} from "@libp2p/kad-dht";
 import { gossipsub, type GossipsubEvents } from "@chainsafe/libp2p-gossipsub";
 import { type Bitswap, createBitswap } from "@helia/bitswap";
 import type {
@@ -29,7 +34,7 @@ import type { Blockstore } from "interface-blockstore";
 import { sha256 } from "multiformats/hashes/sha2";
 import { identity } from "multiformats/hashes/identity";
 import { blake2b } from "@noble/hashes/blake2b";
-import { BLAKE2B_256, blake2b256 } from "../ipld/block.ts";
+import { blake2b256, BLAKE2B_256 } from "../ipld/block.ts";
 
 export type MuxerName = "yamux" | "mplex";
 
@@ -114,7 +119,9 @@ export async function createHost(opts: HostOptions): Promise<Host> {
         protocol: `/fil/kad/${opts.network}/kad/1.0.0`,
         // kad-dht 15 defaults to client mode despite its docs: we serve too.
         clientMode: false,
-        peerInfoMapper: opts.allowPrivateAddresses ? passthroughMapper : removePrivateAddressesMapper,
+        peerInfoMapper: opts.allowPrivateAddresses
+          ? passthroughMapper
+          : removePrivateAddressesMapper,
       }),
     },
   });

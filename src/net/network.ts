@@ -9,7 +9,7 @@
  * us below the peer floor), one below the ban threshold or breaking a MUST rule is banned, with
  * escalation from peer ID to IP+port to IP.
  */
-import { multiaddr, type Multiaddr } from "@multiformats/multiaddr";
+import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import { peerIdFromString } from "@libp2p/peer-id";
 import type { Connection, ConnectionGater, PeerId as Libp2pPeerId } from "@libp2p/interface";
 import type { AbortOptions, Startable } from "../abort.ts";
@@ -130,7 +130,11 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
     const { config, kv, keystore, ipld, chain, clock } = this.#deps;
     this.#stopController = new AbortController();
     const net = config.Network;
-    this.#bans = await BanList.load(kv, { time: this.#time, allowlist: [...net.BanAllowlist], ...options });
+    this.#bans = await BanList.load(kv, {
+      time: this.#time,
+      allowlist: [...net.BanAllowlist],
+      ...options,
+    });
     this.#book = await PeerBook.load(kv, { time: this.#time, ...options });
     this.#reputation = new Reputation({ time: this.#time });
     const saved = await kv.get(REPUTATION_KEY);
@@ -160,7 +164,10 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
       this.report(evt.detail.peerId, "genesis-mismatch");
     });
     this.#hello.addEventListener("misbehaved", (evt) => {
-      this.report(evt.detail.peerId, evt.detail.kind === "timeout" ? "timeout" : "malformed-message");
+      this.report(
+        evt.detail.peerId,
+        evt.detail.kind === "timeout" ? "timeout" : "malformed-message",
+      );
     });
     await this.#hello.start();
     libp2p.addEventListener("connection:open", (evt) => this.#admit(evt.detail));
@@ -228,7 +235,12 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
     if (this.#host!.libp2p.getConnections(connection.remotePeer).length > 1) return; // dedupe's job
     const standing = this.#reputation!.get(id);
     const decision = this.#slots!.admit(
-      { peerId: id, score: standing.score, direction: connection.direction, mustViolation: standing.mustViolation },
+      {
+        peerId: id,
+        score: standing.score,
+        direction: connection.direction,
+        mustViolation: standing.mustViolation,
+      },
       others,
     );
     if (!decision.accept) {
@@ -276,7 +288,11 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
       });
     }).catch(() => {
       if (addrs.length) {
-        this.#book?.remember(peerId, { addrs, score: this.#reputation!.score(peerId), lastSeen: this.#time.now() });
+        this.#book?.remember(peerId, {
+          addrs,
+          score: this.#reputation!.score(peerId),
+          lastSeen: this.#time.now(),
+        });
       }
     });
   }
@@ -293,7 +309,14 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
     if (this.#reputation) await this.#deps.kv.set(REPUTATION_KEY, this.#reputation.snapshot());
   }
 
-  async #onThreshold(detail: { peerId: string; score: number; crossed: "disconnect" | "ban"; mustViolation: boolean }) {
+  async #onThreshold(
+    detail: {
+      peerId: string;
+      score: number;
+      crossed: "disconnect" | "ban";
+      mustViolation: boolean;
+    },
+  ) {
     if (!this.#running) return;
     const libp2p = this.#host!.libp2p;
     const peer = peerIdFromString(detail.peerId);
@@ -304,12 +327,18 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
         { peerId: detail.peerId, ...where },
         detail.mustViolation ? "broke a protocol rule" : `reputation ${Math.round(detail.score)}`,
       );
-      this.#log(`banned ${detail.peerId} (level ${result.level})${result.notice ? `: ${result.notice}` : ""}`);
+      this.#log(
+        `banned ${detail.peerId} (level ${result.level})${
+          result.notice ? `: ${result.notice}` : ""
+        }`,
+      );
       await this.#closePeer(detail.peerId);
       return;
     }
     // Reputation alone never takes the node below its peer floor: a poor network beats none.
-    if (this.#connectedPeers().length > this.#deps.config.Network.MinPeers) await this.#closePeer(detail.peerId);
+    if (this.#connectedPeers().length > this.#deps.config.Network.MinPeers) {
+      await this.#closePeer(detail.peerId);
+    }
   }
 
   // -- bootstrap and discovery ----------------------------------------------------------------
@@ -317,7 +346,10 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
   async #bootstrap(): Promise<void> {
     // Remembered good peers first: they are what we knew worked.
     await this.#dialRemembered(REMEMBERED_PEER_DIALS);
-    const bootnodes = shuffle([...this.#deps.config.Network.Bootstrappers]).slice(0, MAX_BOOTNODE_DIALS);
+    const bootnodes = shuffle([...this.#deps.config.Network.Bootstrappers]).slice(
+      0,
+      MAX_BOOTNODE_DIALS,
+    );
     await Promise.all(bootnodes.map(async (text) => {
       try {
         const addr = multiaddr(text);
@@ -333,10 +365,15 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
 
   async #dialRemembered(count: number): Promise<void> {
     const connected = new Set(this.#connectedPeers().map((p) => p.peerId));
-    const candidates = this.#book!.best(count * 2).filter((r) => !connected.has(r.peerId)).slice(0, count);
+    const candidates = this.#book!.best(count * 2).filter((r) => !connected.has(r.peerId)).slice(
+      0,
+      count,
+    );
     await Promise.all(candidates.map(async (record) => {
       const peer = peerIdFromString(record.peerId);
-      await this.#host!.libp2p.peerStore.merge(peer, { multiaddrs: record.addrs.map((a) => multiaddr(a)) })
+      await this.#host!.libp2p.peerStore.merge(peer, {
+        multiaddrs: record.addrs.map((a) => multiaddr(a)),
+      })
         .catch(() => {});
       await this.#dial(peer).catch(() => {});
     }));
@@ -344,12 +381,19 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
 
   /** Random walks on the DHT while below the peer floor: each finds new peers to dial. */
   async #discover(): Promise<void> {
-    if (!this.#running || this.#connectedPeers().length >= this.#deps.config.Network.MinPeers) return;
+    if (!this.#running || this.#connectedPeers().length >= this.#deps.config.Network.MinPeers) {
+      return;
+    }
     const key = crypto.getRandomValues(new Uint8Array(32));
-    const signal = AbortSignal.any([this.#stopController.signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]);
+    const signal = AbortSignal.any([
+      this.#stopController.signal,
+      AbortSignal.timeout(DIAL_TIMEOUT_MS),
+    ]);
     try {
       for await (const event of this.#host!.libp2p.services.dht.getClosestPeers(key, { signal })) {
-        if (event.name === "FINAL_PEER") void this.#dialDiscovered(event.peer.id, event.peer.multiaddrs);
+        if (event.name === "FINAL_PEER") {
+          void this.#dialDiscovered(event.peer.id, event.peer.multiaddrs);
+        }
       }
     } catch {
       // A walk that finds nothing, or is cut short by stop, is not an error.
@@ -358,13 +402,19 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
 
   async #dialDiscovered(id: Libp2pPeerId, addrs: Multiaddr[]): Promise<void> {
     const text = id.toString();
-    if (!this.#running || this.#dialing.size >= MAX_DISCOVERY_DIALS || this.#dialing.has(text)) return;
+    if (!this.#running || this.#dialing.size >= MAX_DISCOVERY_DIALS || this.#dialing.has(text)) {
+      return;
+    }
     const connected = this.#connectedPeers();
-    if (connected.length >= this.#slots!.outboundLimit || connected.some((p) => p.peerId === text)) return;
+    if (
+      connected.length >= this.#slots!.outboundLimit || connected.some((p) => p.peerId === text)
+    ) return;
     if (id.equals(this.#host!.peerId) || this.#bans!.isBanned({ peerId: text })) return;
     this.#dialing.add(text);
     try {
-      if (addrs.length) await this.#host!.libp2p.peerStore.merge(id, { multiaddrs: addrs }).catch(() => {});
+      if (addrs.length) {
+        await this.#host!.libp2p.peerStore.merge(id, { multiaddrs: addrs }).catch(() => {});
+      }
       await this.#dial(id);
     } catch {
       // Unreachable peers are common; discovery moves on.
@@ -374,7 +424,10 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
   }
 
   async #dial(target: Multiaddr | Libp2pPeerId): Promise<Connection> {
-    const signal = AbortSignal.any([this.#stopController.signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]);
+    const signal = AbortSignal.any([
+      this.#stopController.signal,
+      AbortSignal.timeout(DIAL_TIMEOUT_MS),
+    ]);
     return await this.#host!.libp2p.dial(target, { signal });
   }
 
@@ -420,7 +473,9 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
     const id = peerIdFromString(info.ID);
     if (this.#bans!.isBanned({ peerId: info.ID })) throw new UserError(`peer ${info.ID} is banned`);
     if (info.Addrs.length) {
-      await this.host.libp2p.peerStore.merge(id, { multiaddrs: info.Addrs.map((a) => multiaddr(a)) });
+      await this.host.libp2p.peerStore.merge(id, {
+        multiaddrs: info.Addrs.map((a) => multiaddr(a)),
+      });
     }
     try {
       const signal = AbortSignal.any([
@@ -438,7 +493,9 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
 
   async disconnect(peer: string): Promise<void> {
     const id = peerIdFromString(peer);
-    if (this.host.libp2p.getConnections(id).length === 0) throw new UserError(`not connected to ${peer}`);
+    if (this.host.libp2p.getConnections(id).length === 0) {
+      throw new UserError(`not connected to ${peer}`);
+    }
     await this.host.libp2p.hangUp(id);
   }
 
@@ -492,17 +549,27 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
     return Promise.resolve([...ids].map((id) => ({
       ID: id,
       Reputation: Math.round(this.reputation.score(id) * 100) / 100,
-      GossipScore: typeof gossip.getScore === "function" && connected.has(id) ? gossip.getScore(id) : null,
+      GossipScore: typeof gossip.getScore === "function" && connected.has(id)
+        ? gossip.getScore(id)
+        : null,
       Connected: connected.has(id),
     })));
   }
 
   async ban(target: ApiBanTarget, options: ApiBanOptions = {}): Promise<BanEntry> {
-    if (target.kind === "subnet") throw new UserError("subnet bans are not supported; ban the IP or the peer");
+    if (target.kind === "subnet") {
+      throw new UserError("subnet bans are not supported; ban the IP or the peer");
+    }
     const reason = options.reason ?? "manual";
     const result = target.kind === "peer"
-      ? await this.#bans!.ban({ kind: "peer", peerId: target.value }, { reason, durationMs: options.durationMs })
-      : await this.#bans!.ban({ kind: "ip", ip: target.value }, { reason, durationMs: options.durationMs });
+      ? await this.#bans!.ban({ kind: "peer", peerId: target.value }, {
+        reason,
+        durationMs: options.durationMs,
+      })
+      : await this.#bans!.ban({ kind: "ip", ip: target.value }, {
+        reason,
+        durationMs: options.durationMs,
+      });
     if (result.notice) this.#log(result.notice);
     // A ban closes what it covers at once.
     for (const c of this.host.libp2p.getConnections()) {

@@ -197,6 +197,8 @@ export class HelloService extends TypedEventTarget<HelloEvents> {
     }
     this.#greeted.set(peerId, hello);
     this.emit("greeted", { peerId, hello });
-    if (hello.heaviestTipSetWeight > this.#chain.head().weight) this.emit("target", { peerId, hello });
+    if (hello.heaviestTipSetWeight > this.#chain.head().weight) {
+      this.emit("target", { peerId, hello });
+    }
   }
 }
