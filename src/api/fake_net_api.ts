@@ -23,6 +23,8 @@ import {
   type BanOptions,
   type BanTarget,
   type ExtendedPeerInfo,
+  type GossipKind,
+  type GossipStatsResult,
   type NetApi,
   parseIp,
   type PeerDetail,
@@ -216,6 +218,24 @@ export class FakeNetApi implements NetApi {
       this.#expire();
       return [...this.#bans.values()].map(toEntry);
     });
+  }
+
+  /** Published payloads, in order. */
+  readonly published: { kind: GossipKind; data: Uint8Array }[] = [];
+
+  gossipPublish(kind: GossipKind, data: Uint8Array, options?: AbortOptions): Promise<string> {
+    return this.#run("gossipPublish", [kind, data], options, () => {
+      this.published.push({ kind, data });
+      return String(this.published.length).padStart(64, "0");
+    });
+  }
+
+  gossipStats(options?: AbortOptions): Promise<GossipStatsResult> {
+    return this.#run("gossipStats", [], options, () => ({
+      received: { blocks: 0, msgs: 0 },
+      rejected: { blocks: 0, msgs: 0 },
+      recent: [],
+    }));
   }
 
   /** Records the call, honours `failNext` and the signal, then runs `fn`. */

@@ -29,6 +29,8 @@
  * | `Filnode.NetBan`             | target, seconds or null      | `BanEntry`         | `ban`              |
  * | `Filnode.NetUnban`           | target                       | boolean (was it)   | `unban`            |
  * | `Filnode.NetBans`            | —                            | `BanEntry[]`       | `bans`             |
+ * | `Filnode.GossipPublish`      | "blocks"/"msgs", base64 data | message ID (hex)   | `gossipPublish`    |
+ * | `Filnode.GossipStats`        | —                            | `GossipStatsResult`| `gossipStats`      |
  *
  * A ban target is a peer ID, an IP address (`1.2.3.4`, `2001:db8::1`) or a subnet in CIDR
  * form (`10.0.0.0/8`). Lotus's block list and our bans are one list: `NetBlockAdd` adds
@@ -87,6 +89,8 @@ export const NetMethod = {
   Ban: "Filnode.NetBan",
   Unban: "Filnode.NetUnban",
   Bans: "Filnode.NetBans",
+  GossipPublish: "Filnode.GossipPublish",
+  GossipStats: "Filnode.GossipStats",
 } as const;
 
 /** Most addresses accepted in one `AddrInfo` or block list: far above any real peer's. */
@@ -268,6 +272,20 @@ export interface NetApi {
   unban(target: BanTarget, options?: AbortOptions): Promise<boolean>;
   /** Bans in force (expired ones are gone), permanent and timed. */
   bans(options?: AbortOptions): Promise<BanEntry[]>;
+  /** Publishes `data` on the blocks or messages topic; returns the message ID (hex). */
+  gossipPublish(kind: GossipKind, data: Uint8Array, options?: AbortOptions): Promise<string>;
+  /** Messages seen on the Filecoin topics. */
+  gossipStats(options?: AbortOptions): Promise<GossipStatsResult>;
+}
+
+/** The Filecoin gossip topics by kind: `/fil/blocks/<net>` and `/fil/msgs/<net>`. */
+export type GossipKind = "blocks" | "msgs";
+
+/** `Filnode.GossipStats`: counts per topic and the latest accepted message IDs. */
+export interface GossipStatsResult {
+  received: Record<GossipKind, number>;
+  rejected: Record<GossipKind, number>;
+  recent: string[];
 }
 
 /** What `Filecoin.Version` reports, besides the API version. */
@@ -508,6 +526,25 @@ function decodeBlockList(value: unknown): BanTarget[] {
   return targets;
 }
 
+function decodeGossipKind(value: unknown): GossipKind {
+  if (value === "blocks" || value === "msgs") return value;
+  throw new TypeError('expected "blocks" or "msgs"');
+}
+
+/** Most gossip payload accepted from the API: the blocks topic's cap. */
+const MAX_GOSSIP_BASE64 = Math.ceil((1 << 20) / 3) * 4;
+
+function decodeBase64(value: unknown): Uint8Array {
+  if (typeof value !== "string" || value.length > MAX_GOSSIP_BASE64) {
+    throw new TypeError("expected base64 data of at most 1 MiB");
+  }
+  try {
+    return Uint8Array.from(atob(value), (c) => c.charCodeAt(0));
+  } catch {
+    throw new TypeError("expected base64 data");
+  }
+}
+
 function decodeBanSeconds(value: unknown): number {
   if (typeof value !== "number" || !Number.isFinite(value)) {
     throw new TypeError("expected a number of seconds, or null for a permanent ban");
@@ -600,5 +637,10 @@ export function netApiMethods({ net, version }: NetApiMethodsOptions): MethodTab
     ),
     [NetMethod.Unban]: defineMethod([banTargetParam()], ([t], o) => net.unban(t, sv(o))),
     [NetMethod.Bans]: defineMethod(none, (_, o) => net.bans(sv(o))),
+    [NetMethod.GossipPublish]: defineMethod(
+      [{ name: "kind", decode: decodeGossipKind }, { name: "data", decode: decodeBase64 }],
+      ([kind, data], o) => net.gossipPublish(kind, data, sv(o)),
+    ),
+    [NetMethod.GossipStats]: defineMethod(none, (_, o) => net.gossipStats(sv(o))),
   };
 }

@@ -19,6 +19,7 @@ import type {
   BanOptions as ApiBanOptions,
   BanTarget as ApiBanTarget,
   ExtendedPeerInfo,
+  GossipStatsResult,
   NetApi,
   PeerDetail,
   PeerScore,
@@ -38,6 +39,7 @@ import { type Ban, BanList } from "./ban_list.ts";
 import { libp2pIdentity } from "./identity.ts";
 import { ipldBlockstore } from "./ipld_blockstore.ts";
 import { createHost, type Host } from "./libp2p_host.ts";
+import { type GossipKind, GossipTopics } from "./gossip.ts";
 import { PeerBook } from "./peer_book.ts";
 import { PeerSlots, type SlotPeer } from "./peer_slots.ts";
 import { Reputation, type ReputationEventKind } from "./reputation.ts";
@@ -88,6 +90,7 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
   readonly #log: (line: string) => void;
   #host?: Host;
   #hello?: HelloService;
+  #gossip?: GossipTopics;
   #bans?: BanList;
   #book?: PeerBook;
   #reputation?: Reputation;
@@ -114,6 +117,12 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
   get hello(): HelloService {
     if (!this.#hello) throw new Error("the network is not running");
     return this.#hello;
+  }
+
+  /** The Filecoin gossip topics; the chain system sets their validators. */
+  get gossip(): GossipTopics {
+    if (!this.#gossip) throw new Error("the network is not running");
+    return this.#gossip;
   }
 
   get reputation(): Reputation {
@@ -170,6 +179,12 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
       );
     });
     await this.#hello.start();
+    this.#gossip = new GossipTopics(
+      libp2p,
+      chain.networkName,
+      (peer) => this.report(peer, "invalid-message"),
+    );
+    this.#gossip.start();
     libp2p.addEventListener("connection:open", (evt) => this.#admit(evt.detail));
     libp2p.addEventListener("peer:discovery", (evt) => {
       void this.#dialDiscovered(evt.detail.id, evt.detail.multiaddrs);
@@ -188,12 +203,14 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
     this.#stopController.abort(new DOMException("network stopped", "AbortError"));
     for (const t of Object.values(this.#timers)) clearInterval(t);
     this.#timers = {};
+    this.#gossip?.stop();
     await this.#hello?.stop();
     this.#rememberConnected();
     await this.#persist().catch((err) => this.#log(`saving peers failed: ${err.message}`));
     await this.#host?.stop();
     this.#host = undefined;
     this.#hello = undefined;
+    this.#gossip = undefined;
   }
 
   // -- connections and slots ------------------------------------------------------------------
@@ -587,6 +604,14 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
 
   bans(): Promise<BanEntry[]> {
     return Promise.resolve(this.#bans!.list().map(toBanEntry));
+  }
+
+  gossipPublish(kind: GossipKind, data: Uint8Array): Promise<string> {
+    return this.gossip.publish(kind, data);
+  }
+
+  gossipStats(): Promise<GossipStatsResult> {
+    return Promise.resolve(this.gossip.stats);
   }
 }
 

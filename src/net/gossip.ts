@@ -1,0 +1,140 @@
+/**
+ * Filecoin's gossip topics, `/fil/blocks/<network>` and `/fil/msgs/<network>`, with validators
+ * that run before anything is forwarded: cheap structural checks here (size, one DAG-CBOR tuple),
+ * and a hook for the chain system's full checks. A rejected message costs its sender reputation.
+ */
+import * as dagCbor from "@ipld/dag-cbor";
+import { TopicValidatorResult } from "@libp2p/interface";
+import type { Message, PeerId } from "@libp2p/interface";
+import type { Libp2pNode } from "./libp2p_host.ts";
+import { filecoinMessageId } from "./libp2p_host.ts";
+
+export type GossipKind = "blocks" | "msgs";
+
+/**
+ * Size caps before any decoding: a BlockMsg is a header plus message CIDs (Lotus caps blocks at
+ * 1 MiB of messages by reference), a signed message is at most 64 KiB (Lotus `MaxMessageSize`).
+ */
+export const MAX_GOSSIP_BYTES: Readonly<Record<GossipKind, number>> = {
+  blocks: 1 << 20,
+  msgs: 64 << 10,
+};
+
+/** What a full validator says; "ignore" drops without penalty (duplicates, too old). */
+export type Verdict = "accept" | "reject" | "ignore";
+
+export type GossipValidator = (
+  from: string,
+  data: Uint8Array,
+  decoded: unknown,
+) => Verdict | Promise<Verdict>;
+
+export interface GossipStats {
+  received: Record<GossipKind, number>;
+  rejected: Record<GossipKind, number>;
+  /** Hex message IDs of the latest accepted messages, newest last. */
+  recent: string[];
+}
+
+const RECENT_IDS = 64;
+
+export function gossipTopic(kind: GossipKind, network: string): string {
+  return `/fil/${kind}/${network}`;
+}
+
+export class GossipTopics {
+  readonly #libp2p: Libp2pNode;
+  readonly #topics: Record<GossipKind, string>;
+  readonly #onReject: (peerId: string) => void;
+  readonly #validators: Partial<Record<GossipKind, GossipValidator>> = {};
+  readonly #stats: GossipStats = {
+    received: { blocks: 0, msgs: 0 },
+    rejected: { blocks: 0, msgs: 0 },
+    recent: [],
+  };
+  readonly #onMessage = (evt: CustomEvent<Message>) => {
+    const kind = this.#kindOf(evt.detail.topic);
+    if (!kind) return;
+    this.#stats.received[kind]++;
+    this.#stats.recent.push(toHex(filecoinMessageId(evt.detail)));
+    if (this.#stats.recent.length > RECENT_IDS) this.#stats.recent.shift();
+  };
+
+  constructor(libp2p: Libp2pNode, network: string, onReject: (peerId: string) => void) {
+    this.#libp2p = libp2p;
+    this.#topics = { blocks: gossipTopic("blocks", network), msgs: gossipTopic("msgs", network) };
+    this.#onReject = onReject;
+  }
+
+  start(): void {
+    const pubsub = this.#libp2p.services.pubsub;
+    for (const kind of ["blocks", "msgs"] as const) {
+      pubsub.topicValidators.set(
+        this.#topics[kind],
+        (peer, msg) => this.#validate(kind, peer, msg),
+      );
+      pubsub.subscribe(this.#topics[kind]);
+    }
+    pubsub.addEventListener("message", this.#onMessage);
+  }
+
+  stop(): void {
+    const pubsub = this.#libp2p.services.pubsub;
+    pubsub.removeEventListener("message", this.#onMessage);
+    for (const kind of ["blocks", "msgs"] as const) {
+      pubsub.unsubscribe(this.#topics[kind]);
+      pubsub.topicValidators.delete(this.#topics[kind]);
+    }
+  }
+
+  /** The chain system plugs its full validation in here. */
+  setValidator(kind: GossipKind, validator: GossipValidator): void {
+    this.#validators[kind] = validator;
+  }
+
+  /** Publishes `data`; returns its message ID (hex). */
+  async publish(kind: GossipKind, data: Uint8Array): Promise<string> {
+    if (data.length > MAX_GOSSIP_BYTES[kind]) {
+      throw new RangeError(`gossip ${kind} message over the size cap`);
+    }
+    await this.#libp2p.services.pubsub.publish(this.#topics[kind], data);
+    return toHex(filecoinMessageId({ data }));
+  }
+
+  get stats(): GossipStats {
+    return structuredClone(this.#stats);
+  }
+
+  #kindOf(topic: string): GossipKind | undefined {
+    return topic === this.#topics.blocks
+      ? "blocks"
+      : topic === this.#topics.msgs
+      ? "msgs"
+      : undefined;
+  }
+
+  async #validate(kind: GossipKind, peer: PeerId, msg: Message): Promise<TopicValidatorResult> {
+    const from = peer.toString();
+    const reject = () => {
+      this.#stats.rejected[kind]++;
+      this.#onReject(from);
+      return TopicValidatorResult.Reject;
+    };
+    if (msg.data.length === 0 || msg.data.length > MAX_GOSSIP_BYTES[kind]) return reject();
+    let decoded: unknown;
+    try {
+      decoded = dagCbor.decode(msg.data);
+    } catch {
+      return reject();
+    }
+    // Both BlockMsg and SignedMessage are CBOR tuples.
+    if (!Array.isArray(decoded)) return reject();
+    const verdict = await this.#validators[kind]?.(from, msg.data, decoded) ?? "accept";
+    if (verdict === "reject") return reject();
+    return verdict === "ignore" ? TopicValidatorResult.Ignore : TopicValidatorResult.Accept;
+  }
+}
+
+function toHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
