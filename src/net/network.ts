@@ -372,6 +372,7 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
         const addr = multiaddr(text);
         const id = addr.getPeerId();
         if (id) this.#bootnodes.add(id);
+        this.#log(`dialing bootnode ${text}`);
         await this.#dial(addr);
       } catch (err) {
         this.#log(`bootnode ${text}: ${(err as Error).message}`);
@@ -388,6 +389,7 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
     );
     await Promise.all(candidates.map(async (record) => {
       const peer = peerIdFromString(record.peerId);
+      this.#log(`dialing remembered peer ${record.peerId}`);
       await this.#host!.libp2p.peerStore.merge(peer, {
         multiaddrs: record.addrs.map((a) => multiaddr(a)),
       })
