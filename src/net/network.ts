@@ -163,6 +163,7 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
       allowPrivateAddresses: net.AllowPrivateAddresses,
     });
     const libp2p = this.#host.libp2p;
+    spareFromInboundRateLimit(libp2p, (ip) => this.#bans?.sparedBy(ip) !== undefined);
     this.#hello = new HelloService({ libp2p, chain, clock });
     this.#hello.addEventListener("greeted", (evt) => this.#onGreeted(evt.detail));
     this.#hello.addEventListener("target", (evt) => {
@@ -363,6 +364,14 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
   async #bootstrap(): Promise<void> {
     // Remembered good peers first: they are what we knew worked.
     await this.#dialRemembered(REMEMBERED_PEER_DIALS);
+    await this.#dialBootnodes(false);
+    await this.#discover();
+  }
+
+  /** Dials up to MAX_BOOTNODE_DIALS bootnodes chosen at random (a retry: remembered peers too). */
+  async #dialBootnodes(retry: boolean): Promise<void> {
+    if (!this.#running) return;
+    if (retry) await this.#dialRemembered(REMEMBERED_PEER_DIALS);
     const bootnodes = shuffle([...this.#deps.config.Network.Bootstrappers]).slice(
       0,
       MAX_BOOTNODE_DIALS,
@@ -372,13 +381,13 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
         const addr = multiaddr(text);
         const id = addr.getPeerId();
         if (id) this.#bootnodes.add(id);
-        this.#log(`dialing bootnode ${text}`);
+        if (id && this.#bans!.isBanned({ peerId: id })) return;
+        this.#log(`${retry ? "redialing" : "dialing"} bootnode ${text}`);
         await this.#dial(addr);
       } catch (err) {
         this.#log(`bootnode ${text}: ${(err as Error).message}`);
       }
     }));
-    await this.#discover();
   }
 
   async #dialRemembered(count: number): Promise<void> {
@@ -398,9 +407,17 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
     }));
   }
 
-  /** Random walks on the DHT while below the peer floor: each finds new peers to dial. */
+  /**
+   * Random walks on the DHT while below the peer floor: each finds new peers to dial. With no
+   * peer at all a walk has no one to ask, so the bootnodes (and remembered peers) are dialled
+   * again instead, as Lotus' peer manager does: a bootnode that refused or was down at start
+   * would otherwise leave the node alone for good.
+   */
   async #discover(): Promise<void> {
-    if (!this.#running || this.#connectedPeers().length >= this.#deps.config.Network.MinPeers) {
+    const connected = this.#connectedPeers().length;
+    if (!this.#running || connected >= this.#deps.config.Network.MinPeers) return;
+    if (connected === 0) {
+      await this.#dialBootnodes(true);
       return;
     }
     const key = crypto.getRandomValues(new Uint8Array(32));
@@ -624,6 +641,31 @@ function toBanEntry(ban: Ban): BanEntry {
     Expires: ban.expires === null ? null : new Date(ban.expires).toISOString(),
     Reason: ban.reason,
   };
+}
+
+/**
+ * libp2p 2.10 refuses a sixth inbound connection per second from one IP (its
+ * `inboundConnectionThreshold`) before any handshake. Every peer of a local devnet, and peers
+ * behind one NAT, share an IP, so a devnet of ten nodes started together loses some of them at
+ * the bootnode (measured). go-libp2p's resource manager exempts loopback from its per-IP limit;
+ * we spare what the ban list spares (loopback and `Network.BanAllowlist`). The global cap on
+ * pending inbound handshakes and `maxConnections` still apply to them.
+ *
+ * The limiter is a private field of the connection manager: guarded, so an upgrade that moves
+ * it only loses the exemption (and the e2e network test notices).
+ */
+function spareFromInboundRateLimit(
+  libp2p: { peerId: unknown },
+  spared: (ip: string) => boolean,
+): void {
+  // deno-lint-ignore no-explicit-any
+  const limiter = (libp2p as any).components?.connectionManager?.inboundConnectionRateLimiter;
+  if (typeof limiter?.consume !== "function") return;
+  const consume = limiter.consume.bind(limiter);
+  limiter.consume = (key: string, points?: number, options?: unknown) =>
+    spared(key)
+      ? Promise.resolve({ remainingPoints: 1, msBeforeNext: 0, consumedPoints: 0 })
+      : consume(key, points, options);
 }
 
 /** IP and TCP port of a multiaddr, when it has them. */
