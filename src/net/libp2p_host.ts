@@ -126,6 +126,7 @@ export async function createHost(opts: HostOptions): Promise<Host> {
     },
   });
   installConnectionDedupe(libp2p);
+  disableAutomaticReconnect(libp2p);
 
   const bitswap = createBitswap(
     {
@@ -263,6 +264,19 @@ function installConnectionDedupe(libp2p: Libp2pNode): void {
     if (winners.length > 1 && selfIsLower) toClose.push(...oldestFirst(winners).slice(1));
     for (const c of toClose) c.close().catch((err) => c.abort(err));
   });
+}
+
+/**
+ * Reconnecting is the Network's decision, not libp2p's. kad-dht 15 tags its closest peers
+ * keep-alive (on a small network, every peer), and libp2p 2.10's reconnect queue then redials such
+ * a peer the moment we hang up on it, undoing reputation disconnects and slot evictions (and its
+ * retries run ~1 ms apart: it passes undefined backoff options to p-retry). `reconnectRetries: 0`
+ * still makes one immediate attempt, so the queue is switched off here.
+ */
+function disableAutomaticReconnect(libp2p: Libp2pNode): void {
+  // deno-lint-ignore no-explicit-any
+  const queue = (libp2p as any).components?.connectionManager?.reconnectQueue;
+  if (queue) queue.maybeReconnect = () => Promise.resolve();
 }
 
 function oldestFirst(conns: Connection[]): Connection[] {
