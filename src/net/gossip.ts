@@ -6,6 +6,7 @@
 import * as dagCbor from "@ipld/dag-cbor";
 import { TopicValidatorResult } from "@libp2p/interface";
 import type { Message, PeerId } from "@libp2p/interface";
+import { UserError } from "../errors.ts";
 import type { Libp2pNode } from "./libp2p_host.ts";
 import { filecoinMessageId } from "./libp2p_host.ts";
 
@@ -37,6 +38,15 @@ export interface GossipStats {
 }
 
 const RECENT_IDS = 64;
+
+/**
+ * Our own message failed the checks every peer runs on it. gossipsub (js) does not validate what
+ * the node itself publishes, so without this check each peer would reject it and mark the node
+ * down (-100 each, measured on a devnet); go-libp2p-pubsub refuses such a publish the same way.
+ */
+export class GossipRejectedError extends UserError {
+  override name = "GossipRejectedError";
+}
 
 export function gossipTopic(kind: GossipKind, network: string): string {
   return `/fil/${kind}/${network}`;
@@ -92,10 +102,24 @@ export class GossipTopics {
     this.#validators[kind] = validator;
   }
 
-  /** Publishes `data`; returns its message ID (hex). */
+  /**
+   * Publishes `data`; returns its message ID (hex). The message first goes through the same
+   * validation a peer would run: one that fails it is not sent.
+   *
+   * @throws {RangeError} over the size cap.
+   * @throws {GossipRejectedError} when validation rejects or ignores the message.
+   */
   async publish(kind: GossipKind, data: Uint8Array): Promise<string> {
     if (data.length > MAX_GOSSIP_BYTES[kind]) {
       throw new RangeError(`gossip ${kind} message over the size cap`);
+    }
+    const check = await this.#check(kind, this.#libp2p.peerId.toString(), data);
+    if (check.verdict !== "accept") {
+      throw new GossipRejectedError(
+        `gossip ${kind} message not published: ${
+          check.reason ?? `validation said ${check.verdict}`
+        }`,
+      );
     }
     await this.#libp2p.services.pubsub.publish(this.#topics[kind], data);
     return toHex(filecoinMessageId({ data }));
@@ -115,23 +139,37 @@ export class GossipTopics {
 
   async #validate(kind: GossipKind, peer: PeerId, msg: Message): Promise<TopicValidatorResult> {
     const from = peer.toString();
-    const reject = () => {
+    const { verdict } = await this.#check(kind, from, msg.data);
+    if (verdict === "reject") {
       this.#stats.rejected[kind]++;
       this.#onReject(from);
       return TopicValidatorResult.Reject;
-    };
-    if (msg.data.length === 0 || msg.data.length > MAX_GOSSIP_BYTES[kind]) return reject();
+    }
+    return verdict === "ignore" ? TopicValidatorResult.Ignore : TopicValidatorResult.Accept;
+  }
+
+  /** The structural checks, then the chain system's validator; `reason` says why a reject. */
+  async #check(
+    kind: GossipKind,
+    from: string,
+    data: Uint8Array,
+  ): Promise<{ verdict: Verdict; reason?: string }> {
+    if (data.length === 0 || data.length > MAX_GOSSIP_BYTES[kind]) {
+      return {
+        verdict: "reject",
+        reason: `size ${data.length} outside 1..${MAX_GOSSIP_BYTES[kind]}`,
+      };
+    }
     let decoded: unknown;
     try {
-      decoded = dagCbor.decode(msg.data);
+      decoded = dagCbor.decode(data);
     } catch {
-      return reject();
+      return { verdict: "reject", reason: "not DAG-CBOR" };
     }
     // Both BlockMsg and SignedMessage are CBOR tuples.
-    if (!Array.isArray(decoded)) return reject();
-    const verdict = await this.#validators[kind]?.(from, msg.data, decoded) ?? "accept";
-    if (verdict === "reject") return reject();
-    return verdict === "ignore" ? TopicValidatorResult.Ignore : TopicValidatorResult.Accept;
+    if (!Array.isArray(decoded)) return { verdict: "reject", reason: "not a CBOR tuple" };
+    const verdict = await this.#validators[kind]?.(from, data, decoded) ?? "accept";
+    return verdict === "reject" ? { verdict, reason: "rejected by the validator" } : { verdict };
   }
 }
 

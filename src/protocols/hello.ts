@@ -30,6 +30,12 @@ import {
 
 /** A latency reply is two integers. */
 const MAX_LATENCY_BYTES = 64;
+/**
+ * On a foreign genesis, how long to hold the connection open for our own hello to go out first:
+ * a peer that never gets our hello cannot tell it met another network, and would redial (both
+ * sides sending at once, whichever hello lands first decides who learns; measured on a devnet).
+ */
+const MISMATCH_SEND_GRACE_MS = 2_000;
 
 /** What hello reports about a peer, to the network system. */
 export type HelloEvents = {
@@ -41,6 +47,11 @@ export type HelloEvents = {
   "genesis-mismatch": CustomEvent<{ peerId: string; remoteAddr: string; genesis: string }>;
   /** The peer sent bytes that are not a hello, or nothing in time. */
   misbehaved: CustomEvent<{ peerId: string; kind: "malformed" | "timeout"; message: string }>;
+  /**
+   * The peer does not speak hello (it refused the protocol): not a Filecoin node. Not a
+   * misbehaviour, but the peer is of no use to the node.
+   */
+  unsupported: CustomEvent<{ peerId: string; message: string }>;
   /** Round-trip time measured by our hello. */
   latency: CustomEvent<{ peerId: string; ms: number }>;
 };
@@ -60,6 +71,8 @@ export class HelloService extends TypedEventTarget<HelloEvents> {
   /** Peers whose hello matched our genesis, with what they said. */
   readonly #greeted = new Map<string, HelloMessage>();
   readonly #latency = new Map<string, number>();
+  /** Our hello in flight, by connection ID: settles once it has been written (or failed). */
+  readonly #sending = new Map<string, Promise<void>>();
   #stopped = new AbortController();
   readonly #onOpen = (evt: CustomEvent<Connection>) => void this.#sayHello(evt.detail);
   readonly #onDisconnect = (evt: CustomEvent<{ toString(): string }>) => {
@@ -135,25 +148,65 @@ export class HelloService extends TypedEventTarget<HelloEvents> {
   async #sayHello(connection: Connection): Promise<void> {
     const peerId = connection.remotePeer.toString();
     let stream: Stream | undefined;
+    const sent = Promise.withResolvers<void>();
+    this.#sending.set(connection.id, sent.promise);
+    // Opening the stream is bounded too: a peer that never answers protocol negotiation would
+    // otherwise hold this call (and its connection's bookkeeping) until the service stops.
+    const opening = new AbortController();
+    const openTimer = setTimeout(
+      () => opening.abort(new StreamTimeoutError(`no hello stream within ${this.#timeoutMs} ms`)),
+      this.#timeoutMs,
+    );
     try {
-      stream = await connection.newStream(HELLO_PROTOCOL, { signal: this.#stopped.signal });
-      const sent = this.#clock.now();
+      try {
+        stream = await connection.newStream(HELLO_PROTOCOL, {
+          signal: AbortSignal.any([this.#stopped.signal, opening.signal]),
+        });
+      } finally {
+        clearTimeout(openTimer);
+      }
+      const sentAt = this.#clock.now();
       const reading = readCborItem(stream as unknown as RpcStream, {
         maxBytes: MAX_LATENCY_BYTES,
         timeoutMs: this.#timeoutMs,
         signal: this.#stopped.signal,
       });
       await writeCborItem(stream as unknown as RpcStream, encodeHello(this.#ourHello()));
+      sent.resolve();
       decodeLatency(await reading);
-      const ms = this.#clock.now() - sent;
+      const ms = this.#clock.now() - sentAt;
       this.#latency.set(peerId, ms);
       this.emit("latency", { peerId, ms });
     } catch (err) {
       // A peer that closes on us for a foreign genesis ends here too; its own hello tells us.
-      if (err instanceof MalformedMessageError) {
+      // A stream cut because its connection is closing (a simultaneous dial resolved, a prune)
+      // says nothing about the peer: only a failure on an open connection counts against it.
+      if (connection.status !== "open") {
+        // Not the peer's doing.
+      } else if (err instanceof MalformedMessageError) {
         this.emit("misbehaved", { peerId, kind: "malformed", message: err.message });
+      } else if ((err as Error).name === "UnsupportedProtocolError") {
+        this.emit("unsupported", { peerId, message: (err as Error).message });
       }
       stream?.abort(err as Error);
+    } finally {
+      sent.resolve();
+      this.#sending.delete(connection.id);
+    }
+  }
+
+  /** Waits (at most MISMATCH_SEND_GRACE_MS) until our hello on `connection` has been written. */
+  async #ownHelloSent(connection: Connection): Promise<void> {
+    const sending = this.#sending.get(connection.id);
+    if (sending === undefined) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, MISMATCH_SEND_GRACE_MS);
+    });
+    try {
+      await Promise.race([sending, grace]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -169,7 +222,9 @@ export class HelloService extends TypedEventTarget<HelloEvents> {
       hello = decodeHello(item);
     } catch (err) {
       const kind = err instanceof StreamTimeoutError ? "timeout" : "malformed";
-      if (err instanceof MalformedMessageError || err instanceof StreamTimeoutError) {
+      // As in #sayHello: a stream ended by its connection closing is not the peer's fault.
+      const counts = connection.status === "open";
+      if (counts && (err instanceof MalformedMessageError || err instanceof StreamTimeoutError)) {
         this.emit("misbehaved", { peerId, kind, message: (err as Error).message });
       }
       stream.abort(err as Error);
@@ -177,8 +232,10 @@ export class HelloService extends TypedEventTarget<HelloEvents> {
     }
     const arrival = unixNanos(this.#clock.now());
     if (!hello.genesisHash.equals(this.#chain.genesis)) {
-      // A MUST rule: a peer of another network shares nothing with us. Close at once.
+      // A MUST rule: a peer of another network shares nothing with us. Close at once (once our
+      // own hello is out, so that the peer learns of the mismatch too).
       stream.abort(new Error("genesis mismatch"));
+      await this.#ownHelloSent(connection);
       await connection.close().catch((err) => connection.abort(err));
       this.emit("genesis-mismatch", {
         peerId,
