@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { TypedEventTarget } from "../events.ts";
 import { systemTime, type TimeSource } from "../clock/time_source.ts";
 
 /** Lowest score: far enough below the ban threshold that a flood of penalties takes days to fade. */
@@ -111,9 +112,9 @@ export interface ThresholdCrossing {
 }
 
 /** Events of {@link Reputation}. */
-export interface ReputationEventMap {
+export type ReputationEventMap = {
   threshold: CustomEvent<ThresholdCrossing>;
-}
+};
 
 /** One peer's standing, as {@link Reputation.get} reports it (score already decayed to now). */
 export interface PeerStanding {
@@ -182,7 +183,7 @@ interface Entry {
  * reputation.score("QmPeer"); // -50: one half-life later
  * ```
  */
-export class Reputation extends EventTarget {
+export class Reputation extends TypedEventTarget<ReputationEventMap> {
   readonly halfLifeMs: number;
   readonly disconnectBelow: number;
   readonly banBelow: number;
@@ -389,44 +390,6 @@ export class Reputation extends EventTarget {
     if (this.#peers.size >= this.maxTrackedPeers && victim !== undefined) {
       this.#peers.delete(victim);
     }
-  }
-
-  /** Typed listener registration for {@link ReputationEventMap} events. */
-  override addEventListener<K extends keyof ReputationEventMap>(
-    type: K,
-    listener: (event: ReputationEventMap[K]) => void,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  override addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  override addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void {
-    super.addEventListener(type, listener, options);
-  }
-
-  /** Typed listener removal for {@link ReputationEventMap} events. */
-  override removeEventListener<K extends keyof ReputationEventMap>(
-    type: K,
-    listener: (event: ReputationEventMap[K]) => void,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  override removeEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  override removeEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | EventListenerOptions,
-  ): void {
-    super.removeEventListener(type, listener, options);
   }
 }
 

@@ -395,13 +395,13 @@ async function floodSlots(dials: number, maxPeers: number, processes: number): P
   }
 }
 
-Deno.test("80 inbound dials against 30 slots: the node holds its slots and an honest peer still gets in", async () => {
-  await floodSlots(80, 30, 2);
+Deno.test("200 inbound dials against 50 slots: the node holds its slots and an honest peer still gets in", async () => {
+  await floodSlots(200, 50, 4);
 });
 
 Deno.test({
   name:
-    "200 inbound dials against 50 slots: the node holds its slots and an honest peer still gets in",
+    "400 inbound dials against 50 slots (stress): the node holds its slots, an honest peer gets in",
   ignore: !STRESS,
-  fn: () => floodSlots(200, 50, 4),
+  fn: () => floodSlots(400, 50, 8),
 });
