@@ -178,7 +178,6 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
       this.report(evt.detail.peerId, "useless-message");
     });
     this.#hello.addEventListener("misbehaved", (evt) => {
-      this.#log(`peer ${evt.detail.peerId} hello ${evt.detail.kind}: ${evt.detail.message}`);
       this.report(
         evt.detail.peerId,
         evt.detail.kind === "timeout" ? "timeout" : "malformed-message",
@@ -686,7 +685,7 @@ function toBanEntry(ban: Ban): BanEntry {
  * it only loses the exemption (and the e2e network test notices).
  */
 function spareFromInboundRateLimit(
-  libp2p: { peerId: unknown },
+  libp2p: object,
   spared: (ip: string) => boolean,
 ): void {
   // deno-lint-ignore no-explicit-any

@@ -8,7 +8,7 @@
  * Every wait polls the control API with a deadline; every process is stopped in `finally`
  * (`Devnet.stop()` SIGKILLs whatever ignores SIGTERM). Heavy variants run with FILNODE_STRESS=1.
  */
-import { deepStrictEqual, equal, notEqual, ok } from "node:assert/strict";
+import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import * as dagCbor from "@ipld/dag-cbor";
 import { fileURLToPath } from "node:url";
 import {
@@ -358,7 +358,7 @@ async function floodSlots(dials: number, maxPeers: number, processes: number): P
       ));
     }
     // Once the flood has filled the slots, an honest node arrives.
-    await poll(async () => most >= maxPeers - 1 || undefined, {
+    await poll(() => Promise.resolve(most >= maxPeers - 1 || undefined), {
       timeoutMs: 60_000,
       describe: () => `the flood never filled the slots (most ${most})`,
     });
