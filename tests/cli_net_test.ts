@@ -4,8 +4,8 @@
  *
  * Needs --allow-net=127.0.0.1 and --allow-read/--allow-write on temp dirs.
  */
+import { type FakeCli, fakeCli } from "./_fake_cli.ts";
 import { deepStrictEqual, equal, match, ok, rejects } from "node:assert/strict";
-import type { CommandContext } from "../src/cli/command.ts";
 import { formatTable, netCommands } from "../src/cli/net.ts";
 import { runCli } from "../src/cli/run.ts";
 import { createDispatcher } from "../src/api/rpc.ts";
@@ -22,28 +22,6 @@ import { withTempDir } from "./_temp.ts";
 const SELF = fakePeerId(0);
 const PEER_A = fakePeerId(1);
 const PEER_B = fakePeerId(2);
-
-interface FakeCli {
-  ctx: CommandContext;
-  out: string[];
-  err: string[];
-}
-
-function fakeCli(root: string, json = false): FakeCli {
-  const out: string[] = [];
-  const err: string[] = [];
-  const ctx: CommandContext = {
-    root,
-    json,
-    debug: false,
-    signal: new AbortController().signal,
-    env: () => undefined,
-    print: (data, human) => void out.push(json ? JSON.stringify(data) : human()),
-    log: (line) => void err.push(line),
-    readStdin: () => Promise.resolve(new Uint8Array()),
-  };
-  return { ctx, out, err };
-}
 
 async function runVerb(
   cli: FakeCli,

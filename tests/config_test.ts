@@ -4,6 +4,7 @@
  *
  * Needs only --allow-read and --allow-write on temp dirs.
  */
+import { type FakeCli, fakeCli } from "./_fake_cli.ts";
 import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
 import { join } from "node:path";
 import {
@@ -22,7 +23,6 @@ import {
   writeDefaultConfig,
 } from "../src/repo/config.ts";
 import { configCommands } from "../src/cli/config.ts";
-import type { CommandContext } from "../src/cli/command.ts";
 import { repoLayout } from "../src/repo/layout.ts";
 import { UsageError, UserError } from "../src/errors.ts";
 import { withTempDir } from "./_temp.ts";
@@ -75,28 +75,6 @@ async function fileNames(dir: string): Promise<string[]> {
   const names: string[] = [];
   for await (const e of Deno.readDir(dir)) names.push(e.name);
   return names.sort();
-}
-
-interface FakeCli {
-  ctx: CommandContext;
-  out: string[];
-  err: string[];
-}
-
-function fakeCli(root: string, json = false): FakeCli {
-  const out: string[] = [];
-  const err: string[] = [];
-  const ctx: CommandContext = {
-    root,
-    json,
-    debug: false,
-    signal: new AbortController().signal,
-    env: () => undefined,
-    print: (data, human) => void out.push(json ? JSON.stringify(data) : human()),
-    log: (line) => void err.push(line),
-    readStdin: () => Promise.resolve(new Uint8Array()),
-  };
-  return { ctx, out, err };
 }
 
 async function runVerb(cli: FakeCli, verb: string, positionals: string[] = []): Promise<void> {
