@@ -5,7 +5,10 @@
  * the commands. See README.md for the permission flags and why each is needed.
  */
 import { configCommands } from "./src/cli/config.ts";
+import { chainCommands } from "./src/cli/chain.ts";
+import { syncCommands } from "./src/cli/sync.ts";
 import { daemonCommand } from "./src/cli/daemon.ts";
+import { genesisCommands } from "./src/cli/genesis.ts";
 import { initCommand } from "./src/cli/init.ts";
 import { netCommands } from "./src/cli/net.ts";
 import { openKeyStore } from "./src/cli/open.ts";
@@ -19,6 +22,9 @@ export const ENTRIES: readonly Entry[] = [
   configCommands,
   walletCommands(openKeyStore),
   netCommands,
+  chainCommands,
+  syncCommands,
+  genesisCommands,
   repoCommands,
 ];
 

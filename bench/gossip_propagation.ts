@@ -28,13 +28,12 @@
  * run is printed beside them. The script bounds its run time, kills every child in `finally` and
  * removes its temp roots.
  *
- * `--whitelist-loopback` puts 127.0.0.1 in gossipsub's IP-colocation whitelist on both sides.
- * Without it, gossipsub's default peer score (-5·(n-10)² once more than 10 peers share an IP)
- * graylists every peer of a node with over 10 loopback peers, so a 20-process loopback network
- * carries gossip only over direct flood-publish links; filnode nodes discover one another until
- * nearly fully connected, which puts every node past 10. The flag emulates the fix proposed for
- * src/net/libp2p_host.ts (whitelist loopback, as IP bans already spare it); it is a no-op
- * once that fix is in.
+ * `--whitelist-loopback` puts 127.0.0.1 in gossipsub's IP-colocation whitelist on the plain side
+ * (filnode always spares loopback, in src/net/libp2p_host.ts). Without it, gossipsub's default
+ * peer score (-5·(n-10)² once more than 10 peers share an IP) graylists every peer of a node with
+ * over 10 loopback peers, so the plain baseline delivers nothing on a 20-process loopback network
+ * (measured: 0 of 950): `deno task bench:net` passes it, so the baseline is plain gossipsub that
+ * works on one machine, not a broken one.
  *
  * `--profile` CPU-profiles one receiving node on each side (node 2) during the idle window and
  * during the publishing, and prints where its time went by package and by function, with its

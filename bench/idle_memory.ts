@@ -20,7 +20,7 @@
  * script kills any left, bounds its own run time and removes its temp roots.
  */
 import { join } from "node:path";
-import { filnode, FilnodeProcess, startTaskFlags } from "../tests/e2e/harness.ts";
+import { filnode, LineProcess, MAIN, startTaskFlags } from "../tests/e2e/harness.ts";
 import { ApiClient } from "../src/net/api_client.ts";
 import { READY_LINE } from "../src/cli/daemon.ts";
 import { procMemory } from "./fixtures/proc_status.ts";
@@ -59,7 +59,7 @@ async function run(root: string, args: string[]): Promise<void> {
 
 interface Daemon {
   root: string;
-  proc: FilnodeProcess;
+  proc: LineProcess;
 }
 
 async function startDaemon(root: string, bootnode?: string): Promise<Daemon> {
@@ -67,7 +67,7 @@ async function startDaemon(root: string, bootnode?: string): Promise<Daemon> {
   if (bootnode) {
     await run(root, ["config", "set", "Network.Bootstrappers", JSON.stringify([bootnode])]);
   }
-  const proc = FilnodeProcess.spawn(["--root", root, "daemon"], {
+  const proc = LineProcess.spawn(MAIN, ["--root", root, "daemon"], {
     flags: await startTaskFlags(root),
   });
   return { root, proc };
@@ -109,6 +109,7 @@ async function main(): Promise<number> {
     const boot = await startDaemon(join(base, "node-0"));
     daemons.push(boot);
     const listening = await boot.proc.waitForLine(
+      "stdout",
       (l) => l.startsWith("listening on "),
       READY_TIMEOUT_MS,
     );
@@ -117,7 +118,9 @@ async function main(): Promise<number> {
       daemons.push(await startDaemon(join(base, `node-${i}`), bootAddr));
     }
     await Promise.all(
-      daemons.map((d) => d.proc.waitForLine((l) => l.startsWith(READY_LINE), READY_TIMEOUT_MS)),
+      daemons.map((d) =>
+        d.proc.waitForLine("stdout", (l) => l.startsWith(READY_LINE), READY_TIMEOUT_MS)
+      ),
     );
     log(`${nodes} daemons ready; waiting for each to reach its peer floor`);
 

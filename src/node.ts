@@ -7,8 +7,16 @@
  * takes them down in reverse; a failed start unwinds what it had started.
  */
 import type { AbortOptions, Startable } from "./abort.ts";
-import type { ChainView } from "./chain/chain_view.ts";
-import { loadOrCreateGenesis } from "./chain/devnet_genesis.ts";
+import { ChainStore } from "./chain/chain_store.ts";
+import { ChainSync } from "./chain/sync/chain_sync.ts";
+import {
+  devnetGenesisTemplate,
+  type GenesisState,
+  loadOrCreateGenesis,
+  readGenesisState,
+} from "./chain/genesis.ts";
+import type { Consensus } from "./consensus/consensus.ts";
+import { DevnetConsensus } from "./consensus/devnet_consensus.ts";
 import { Clock } from "./clock/clock.ts";
 import type { TimeSource } from "./clock/time_source.ts";
 import { DiskFileStore } from "./filestore/disk_file_store.ts";
@@ -23,6 +31,10 @@ import { assertRepo } from "./repo/repo.ts";
 import { RepoLock } from "./repo/repo_lock.ts";
 import { Network } from "./net/network.ts";
 import { openStoreKv } from "./repo/store_kv.ts";
+import { UserError } from "./errors.ts";
+
+/** The root's genesis is not one this node can run on yet. */
+export class UnsupportedGenesisError extends UserError {}
 
 export interface FilecoinNodeOptions {
   /** The node root (see `src/repo/layout.ts`). */
@@ -62,7 +74,10 @@ export class FilecoinNode implements Startable {
   #keystore?: KeyStore;
   #files?: FileStore;
   #clock?: Clock;
-  #chain?: ChainView;
+  #chain?: ChainStore;
+  #genesisState?: GenesisState;
+  #consensus?: Consensus;
+  #chainSync?: ChainSync;
   #network?: Network;
 
   constructor(options: FilecoinNodeOptions) {
@@ -90,8 +105,23 @@ export class FilecoinNode implements Startable {
   get clock(): Clock {
     return this.#running(this.#clock);
   }
-  /** Genesis and head, read-only. */
-  get chain(): ChainView {
+  /** The chain: genesis, head, tipsets by key and height (systems other than sync only read). */
+  /** What genesis set up: network name, block delay (seconds), accounts and miners. */
+  get genesisState(): GenesisState {
+    return this.#running(this.#genesisState);
+  }
+
+  /** The consensus rules validation and sync apply. */
+  get consensus(): Consensus {
+    return this.#running(this.#consensus);
+  }
+
+  /** Chain exchange and sync (only when the network runs). */
+  get sync(): ChainSync {
+    return this.#running(this.#chainSync);
+  }
+
+  get chain(): ChainStore {
     return this.#running(this.#chain);
   }
   /** The network system; only on a node started with `network: true`. */
@@ -147,12 +177,26 @@ export class FilecoinNode implements Startable {
       ? await fsckIpldStore(kv, { repair: true, signal })
       : undefined;
     this.#ipld = new KvIpldStore(kv, { maxBlockSize: config.Store.MaxBlockSize });
-    this.#chain = await loadOrCreateGenesis(
-      kv,
-      this.#ipld,
-      config.Chain.Network,
-      config.Chain.GenesisTime,
-    );
+    // A root made with `init --genesis` has its genesis already; any other gets the devnet
+    // genesis its config describes, so nodes started from the same config share it.
+    const genesis = await loadOrCreateGenesis(kv, this.#ipld, devnetGenesisTemplate(config), {
+      signal,
+    });
+    this.#chain = await ChainStore.open(kv, this.#ipld, genesis, {
+      networkName: config.Chain.Network,
+      signal,
+    });
+    const genesisState = await readGenesisState(this.#ipld, this.#chain.genesisTipSet.blocks[0], {
+      signal,
+    });
+    if (!genesisState) {
+      // Real network genesis blocks name an actor state tree, which the state issue brings.
+      throw new UnsupportedGenesisError(
+        "this genesis carries no devnet state: only devnet genesis blocks are supported so far",
+      );
+    }
+    this.#genesisState = genesisState;
+    this.#consensus = new DevnetConsensus(genesisState.miners);
 
     this.#keystore = await KeyStore.open(layout.keystore, {
       passphrase: this.#options.passphrase,
@@ -165,7 +209,8 @@ export class FilecoinNode implements Startable {
     this.#files = files;
 
     this.#clock = new Clock({
-      genesisTime: config.Chain.GenesisTime,
+      // Chain.GenesisTime 0 means "from the genesis block".
+      genesisTime: config.Chain.GenesisTime || genesis.timestamp,
       blockDelayMs: config.Chain.BlockDelay,
       offsetMs: config.Clock.Offset,
       maxDriftMs: config.Clock.MaxDrift,
@@ -183,9 +228,22 @@ export class FilecoinNode implements Startable {
         timeSource: this.#options.timeSource,
         log: this.#options.log,
       });
+      // Made before the network starts, so hello targets from the first peers are not missed.
+      const chainSync = new ChainSync({
+        network,
+        chain: this.#chain,
+        ipld: this.#ipld,
+        consensus: this.#consensus,
+        clock: this.#clock,
+        blockDelay: genesisState.blockDelay,
+        log: this.#options.log,
+      });
       await network.start({ signal });
       this.#teardowns.push(() => network.stop());
       this.#network = network;
+      await chainSync.start();
+      this.#teardowns.push(() => chainSync.stop());
+      this.#chainSync = chainSync;
     }
 
     if (store) this.#options.onStartupCheck?.({ store, tempFilesRemoved });
@@ -223,6 +281,9 @@ export class FilecoinNode implements Startable {
       this.#files =
       this.#clock =
       this.#chain =
+      this.#genesisState =
+      this.#consensus =
+      this.#chainSync =
       this.#network =
         undefined;
     if (errors.length) throw new AggregateError(errors, "FilecoinNode: errors while stopping");

@@ -61,6 +61,7 @@ export async function startHost(options: TestHostOptions = {}): Promise<TestHost
     maxConnections: options.maxConnections,
     muxers: options.muxers,
     allowPrivateAddresses: options.allowPrivateAddresses ?? true,
+    onStreamFault: options.onStreamFault,
   });
   const addr = host.libp2p.getMultiaddrs()[0];
   if (addr === undefined) {

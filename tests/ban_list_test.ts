@@ -406,7 +406,8 @@ Deno.test("`BanList.banOffender()` downgrades IP rungs on spared IPs to peer-ID 
     for (const [i, ip] of ["127.0.0.1", "192.168.1.20"].entries()) {
       const results = [];
       for (let n = 0; n < 3; n++) {
-        results.push(await bans.banOffender({ peerId: peer(10 * i + n), ip, port: 5000 + n }, "x"));
+        // One peer offending again and again (it may move ports) climbs the ladder.
+        results.push(await bans.banOffender({ peerId: peer(10 * i), ip, port: 5000 + n }, "x"));
       }
       deepEqual(results.map((r) => r.bans.map((b) => b.kind)), [["peer"], ["peer", "addr"], [
         "peer",
@@ -415,6 +416,31 @@ Deno.test("`BanList.banOffender()` downgrades IP rungs on spared IPs to peer-ID 
       equal(bans.isBanned({ peerId: peer(99), ip, port: 1 }), undefined);
     }
     ok(!(await stored(kv)).some((k) => k.startsWith("bans ip ")));
+  });
+});
+
+Deno.test("`BanList.banOffender()` on a spared IP counts offences per peer, not per IP", async () => {
+  await withBans({ allowlist: ["192.168.0.0/16"] }, async ({ bans }) => {
+    for (const [i, ip] of ["127.0.0.1", "192.168.1.20", "::1"].entries()) {
+      // Unrelated devnet peers (or neighbours behind one NAT) offending once each: each is a
+      // first offence and a peer-ID ban only, however many share the IP.
+      for (let n = 0; n < 4; n++) {
+        const result = await bans.banOffender(
+          { peerId: peer(50 + 10 * i + n), ip, port: 6000 },
+          "x",
+        );
+        equal(result.level, 1, `${ip}, peer ${n}`);
+        deepEqual(result.bans.map((b) => b.kind), ["peer"]);
+      }
+      equal(bans.isBanned({ peerId: peer(99), ip, port: 6000 }), undefined);
+    }
+    // The same count on a public IP escalates: an offender cannot shed its record by a new ID.
+    const ip = "203.0.113.9";
+    const levels = [];
+    for (let n = 0; n < 3; n++) {
+      levels.push((await bans.banOffender({ peerId: peer(90 + n), ip, port: 6000 }, "x")).level);
+    }
+    deepEqual(levels, [1, 2, 3]);
   });
 });
 

@@ -1,6 +1,7 @@
 import { deepStrictEqual, equal, ok, rejects } from "node:assert/strict";
 import * as dagCbor from "@ipld/dag-cbor";
 import {
+  EmptyStreamError,
   MalformedMessageError,
   MessageTooLargeError,
   readCborItem,
@@ -52,7 +53,11 @@ Deno.test("readCborItem() rejects truncated CBOR, trailing bytes and empty strea
   const trailing = new Uint8Array([...bytes, 0]);
   for (const chunks of [[bytes.subarray(0, 4)], [trailing], [], [new Uint8Array([0xff])]]) {
     const { stream, state } = fakeStream(chunks);
-    await rejects(readCborItem(stream, LIMITS), MalformedMessageError);
+    const err = await readCborItem(stream, LIMITS).then(() => undefined, (e) => e);
+    ok(err instanceof MalformedMessageError, String(err));
+    // Only a stream that ended before its first byte is an EmptyStreamError: callers weigh it
+    // apart (a closing connection ends streams that way).
+    equal(err instanceof EmptyStreamError, chunks.length === 0, String(err));
     if (chunks.length) ok(state.aborted instanceof MalformedMessageError);
   }
 });

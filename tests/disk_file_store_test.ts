@@ -2,7 +2,6 @@
  * DiskFileStore behaviour the contract tests cannot see: folder modes, temp files and their
  * cleanup, symlink escapes, write failures. Needs only --allow-read and --allow-write.
  */
-import { deepStrictEqual, ok } from "node:assert";
 import { join } from "node:path";
 import { DiskFileStore, PARTIAL_SUFFIX } from "../src/filestore/disk_file_store.ts";
 import {
@@ -13,32 +12,7 @@ import {
 import { UserError } from "../src/errors.ts";
 import { exists } from "../src/repo/fs_atomic.ts";
 import { withTempDir } from "./_temp.ts";
-
-function assert(condition: unknown, message?: string): asserts condition {
-  ok(condition, message);
-}
-
-function assertEquals<T>(actual: T, expected: T, message?: string): void {
-  deepStrictEqual(actual, expected, message);
-}
-
-/** Await `fn`, require it to reject (with an instance of `type`, whose message has `includes`). */
-async function assertRejects<E extends Error = Error>(
-  fn: () => Promise<unknown>,
-  // deno-lint-ignore no-explicit-any
-  type?: new (...args: any[]) => E,
-  includes?: string,
-): Promise<E> {
-  let result: unknown;
-  try {
-    result = await fn();
-  } catch (err) {
-    if (type) assert(err instanceof type, `expected ${type.name}, got ${err}`);
-    if (includes) assert(String((err as Error).message).includes(includes), String(err));
-    return err as E;
-  }
-  throw new Error(`expected a rejection, got ${String(result)}`);
-}
+import { assert, assertEquals, assertRejects } from "./_file_store.ts";
 
 /**
  * Whether this process is held to mode bits. Root (and CAP_DAC_OVERRIDE) is not; asking Deno.uid()
@@ -73,6 +47,29 @@ function streamOf(bytes: Uint8Array, chunk = 256 * 1024): ReadableStream<Uint8Ar
       offset += chunk;
     },
   });
+}
+
+/**
+ * Emits `bytes`, then pauses: `drained` resolves once the consumer asks for more, and the stream
+ * ends only when `finish()` is called, so a test can look at a put() in mid-write.
+ */
+function pausedStream(bytes: Uint8Array): {
+  stream: ReadableStream<Uint8Array>;
+  drained: Promise<void>;
+  finish: () => void;
+} {
+  const drained = Promise.withResolvers<void>();
+  const finish = Promise.withResolvers<void>();
+  let step = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (step++ === 0) return controller.enqueue(bytes);
+      drained.resolve();
+      await finish.promise;
+      controller.close();
+    },
+  }, { highWaterMark: 0 });
+  return { stream, drained: drained.promise, finish: () => finish.resolve() };
 }
 
 async function readText(store: DiskFileStore, name: string): Promise<string> {
@@ -125,19 +122,9 @@ Deno.test("`DiskFileStore.put()` leaves owner-only files and folders and an empt
 
 Deno.test("`DiskFileStore.put()` streams into .tmp and shows nothing under the name until done", async () => {
   await withStore(async (store, { files, tmp }) => {
-    const drained = Promise.withResolvers<void>();
-    const finish = Promise.withResolvers<void>();
-    let step = 0;
-    const source = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        if (step++ === 0) return controller.enqueue(bytesOf(2 * 1024 * 1024));
-        drained.resolve();
-        await finish.promise;
-        controller.close();
-      },
-    }, { highWaterMark: 0 });
-    const put = store.put("f", source);
-    await drained.promise;
+    const { stream, drained, finish } = pausedStream(bytesOf(2 * 1024 * 1024));
+    const put = store.put("f", stream);
+    await drained;
     // Mid-write: a partial in .tmp, nothing under the final name, nothing listed.
     const partials = await entries(tmp);
     assertEquals(partials.length, 1);
@@ -148,7 +135,7 @@ Deno.test("`DiskFileStore.put()` streams into .tmp and shows nothing under the n
     // cleanTemp() spares a write in progress in the same store.
     assertEquals(await store.countTemp(), 0);
     assertEquals(await store.cleanTemp(), 0);
-    finish.resolve();
+    finish();
     assertEquals((await put).size, 2 * 1024 * 1024);
     assertEquals(await entries(tmp), []);
   });
@@ -224,22 +211,12 @@ Deno.test({
 Deno.test("`DiskFileStore.put()` of a rename that cannot happen removes its temp file", async () => {
   await withStore(async (store, { files, tmp }) => {
     // A folder appearing under the name while the write runs: rename(2) refuses to replace it.
-    const drained = Promise.withResolvers<void>();
-    const finish = Promise.withResolvers<void>();
-    let step = 0;
-    const source = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        if (step++ === 0) return controller.enqueue(bytesOf(10));
-        drained.resolve();
-        await finish.promise;
-        controller.close();
-      },
-    }, { highWaterMark: 0 });
-    const put = store.put("f", source);
-    await drained.promise;
+    const { stream, drained, finish } = pausedStream(bytesOf(10));
+    const put = store.put("f", stream);
+    await drained;
     await Deno.mkdir(join(files, "f"));
     await Deno.writeTextFile(join(files, "f", "inner"), "x");
-    finish.resolve();
+    finish();
     await assertRejects(() => put, UserError);
     assertEquals(await entries(tmp), []);
     assertEquals(await entries(join(files, "f")), ["inner"]);

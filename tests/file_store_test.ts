@@ -3,7 +3,6 @@
  * test must hold for `DiskFileStore` on a real folder. Disk-only behaviour (symlinks, fsync, temp
  * files, permissions) lives in disk_file_store_test.ts.
  */
-import { deepStrictEqual, ok } from "node:assert";
 import { DiskFileStore } from "../src/filestore/disk_file_store.ts";
 import { MemoryFileStore } from "../src/filestore/memory_file_store.ts";
 import {
@@ -13,33 +12,7 @@ import {
   InvalidRangeError,
 } from "../src/filestore/file_store.ts";
 import { NotFoundError, UserError } from "../src/errors.ts";
-
-function assert(condition: unknown, message?: string): asserts condition {
-  ok(condition, message);
-}
-
-function assertEquals<T>(actual: T, expected: T, message?: string): void {
-  deepStrictEqual(actual, expected, message);
-}
-
-/** Await `fn`, require it to reject (with an instance of `type`, whose message has `includes`). */
-async function assertRejects<E extends Error = Error>(
-  fn: () => Promise<unknown>,
-  // deno-lint-ignore no-explicit-any
-  type?: new (...args: any[]) => E,
-  includes?: string,
-  message = "",
-): Promise<E> {
-  let result: unknown;
-  try {
-    result = await fn();
-  } catch (err) {
-    if (type) assert(err instanceof type, `${message} expected ${type.name}, got ${err}`);
-    if (includes) assert(String((err as Error).message).includes(includes), `${message}: ${err}`);
-    return err as E;
-  }
-  throw new Error(`${message} expected a rejection, got ${String(result)}`);
-}
+import { assert, assertEquals, assertRejects } from "./_file_store.ts";
 
 interface Backend {
   name: string;

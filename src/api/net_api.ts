@@ -42,6 +42,7 @@ import { base58btc } from "multiformats/bases/base58";
 import { CID } from "multiformats/cid";
 import * as Digest from "multiformats/hashes/digest";
 import type { AbortOptions } from "../abort.ts";
+import { parseCidr, parseIp as parseAddress } from "../net/ban_list.ts";
 import {
   decodeObject,
   decodeString,
@@ -391,17 +392,18 @@ export function parseBanTarget(text: string): BanTarget {
   const s = text.trim();
   const slash = s.indexOf("/");
   if (slash >= 0) {
-    const ip = parseIp(s.slice(0, slash));
+    const ip = parseAddress(s.slice(0, slash));
     const prefixText = s.slice(slash + 1);
     if (!ip || !/^\d{1,3}$/.test(prefixText)) {
       throw new RangeError(`not a subnet: ${JSON.stringify(text)} (want e.g. 10.0.0.0/8)`);
     }
-    const prefix = Number(prefixText);
-    const max = ip.includes(":") ? 128 : 32;
-    if (prefix < 1 || prefix > max) {
-      throw new RangeError(`subnet prefix must be 1 to ${max}, got ${prefix}`);
+    const max = ip.family === 4 ? 32 : 128;
+    const cidr = parseCidr(s);
+    // A /0 would ban every address: refused.
+    if (!cidr || cidr.prefix < 1) {
+      throw new RangeError(`subnet prefix must be 1 to ${max}, got ${prefixText}`);
     }
-    return { kind: "subnet", value: `${ip}/${prefix}` };
+    return { kind: "subnet", value: cidr.text };
   }
   const ip = parseIp(s);
   if (ip) return { kind: "ip", value: ip };
@@ -414,75 +416,12 @@ export function parseBanTarget(text: string): BanTarget {
   }
 }
 
-/** Canonical text of an IPv4 or IPv6 address, or undefined if `text` is neither. */
+/**
+ * Canonical text of an IPv4 or IPv6 address, or undefined if `text` is neither: the ban list's
+ * parser, so the API and the gater agree on what an address is (IPv4-mapped IPv6 is IPv4).
+ */
 export function parseIp(text: string): string | undefined {
-  const v4 = parseIp4(text);
-  if (v4) return v4.join(".");
-  const v6 = parseIp6(text);
-  return v6 && formatIp6(v6);
-}
-
-function parseIp4(text: string): number[] | undefined {
-  const parts = text.split(".");
-  if (parts.length !== 4) return undefined;
-  // No leading zeros: "010" is octal to some parsers and decimal to others.
-  if (!parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p))) return undefined;
-  const nums = parts.map(Number);
-  return nums.every((n) => n <= 255) ? nums : undefined;
-}
-
-/** The eight 16-bit groups of an IPv6 address (with `::` and a dotted IPv4 tail), or undefined. */
-function parseIp6(text: string): number[] | undefined {
-  if (text.length > 45 || !/^[0-9a-fA-F:.]+$/.test(text)) return undefined;
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  const groupsOf = (part: string, last: boolean): number[] | undefined => {
-    if (part === "") return [];
-    const out: number[] = [];
-    const fields = part.split(":");
-    for (let i = 0; i < fields.length; i++) {
-      const f = fields[i];
-      if (last && i === fields.length - 1 && f.includes(".")) {
-        const v4 = parseIp4(f);
-        if (!v4) return undefined;
-        out.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
-      } else if (/^[0-9a-fA-F]{1,4}$/.test(f)) {
-        out.push(parseInt(f, 16));
-      } else {
-        return undefined;
-      }
-    }
-    return out;
-  };
-  if (halves.length === 1) {
-    const groups = groupsOf(halves[0], true);
-    return groups?.length === 8 ? groups : undefined;
-  }
-  const head = groupsOf(halves[0], false);
-  const tail = groupsOf(halves[1], true);
-  if (!head || !tail || head.length + tail.length > 7) return undefined;
-  return [...head, ...new Array(8 - head.length - tail.length).fill(0), ...tail];
-}
-
-/** RFC 5952 text: lower case, no leading zeros, the longest run of 2+ zero groups as `::`. */
-function formatIp6(groups: number[]): string {
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) [bestStart, bestLength] = [i, j - i];
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(":");
-  const head = hex.slice(0, bestStart).join(":");
-  const tail = hex.slice(bestStart + bestLength).join(":");
-  return `${head}::${tail}`;
+  return parseAddress(text)?.text;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,14 +1,18 @@
 /** `filnode daemon`: run the node, with its network and control API, until SIGINT/SIGTERM. */
+import { chainApiMethods } from "../api/chain_api.ts";
 import { netApiMethods } from "../api/net_api.ts";
+import { syncApiMethods } from "../api/sync_api.ts";
 import { createDispatcher } from "../api/rpc.ts";
 import { startControlApi } from "../net/api_server.ts";
 import { parseApiListenAddress } from "../net/api_server.ts";
 import { FILNODE_AGENT } from "../net/network.ts";
 import { FilecoinNode } from "../node.ts";
 import { isRepo } from "../repo/repo.ts";
-import type { Command } from "./command.ts";
+import type { Command, CommandContext } from "./command.ts";
+import type { Config } from "../repo/config_schema.ts";
 import { INIT_HELP, INIT_OPTIONS, initFromFlags } from "./init.ts";
 import { openConfig, passphraseFor } from "./open.ts";
+import { guardUnhandledRejections } from "./rejection_guard.ts";
 
 /** Printed on stdout once the node runs: scripts and tests wait for it. */
 export const READY_LINE = "filnode daemon ready";
@@ -26,32 +30,43 @@ export const daemonCommand: Command = {
       ctx.log(`initialised filnode root at ${ctx.root}`);
     }
     const config = await openConfig(ctx);
-    const { hostname, port } = parseApiListenAddress(config.API.ListenAddress);
-    const node = new FilecoinNode({
-      root: ctx.root,
-      exclusive: true,
-      network: true,
-      passphrase: await passphraseFor(ctx, config),
-      log: (line) => ctx.log(line),
-      onStartupCheck({ store, tempFilesRemoved }) {
-        const repaired = store.repaired + tempFilesRemoved;
-        if (repaired > 0) {
-          ctx.log(
-            `start-up check repaired ${repaired} leftover record(s) of interrupted writes` +
-              ` (${store.orphanChunks} orphan chunk(s), ${store.brokenBlocks.length} unreadable block(s),` +
-              ` ${tempFilesRemoved} partial file(s))`,
-          );
-        }
-      },
-    });
-    await node.start({ signal: ctx.signal });
+    const unguard = guardUnhandledRejections((line) => ctx.log(line));
     try {
-      const api = await startControlApi({
-        root: ctx.root,
-        hostname,
-        port,
-        dispatch: createDispatcher(
-          netApiMethods({
+      await runDaemon(ctx, config);
+    } finally {
+      unguard();
+    }
+  },
+};
+
+async function runDaemon(ctx: CommandContext, config: Config): Promise<void> {
+  const { hostname, port } = parseApiListenAddress(config.API.ListenAddress);
+  const node = new FilecoinNode({
+    root: ctx.root,
+    exclusive: true,
+    network: true,
+    passphrase: await passphraseFor(ctx, config),
+    log: (line) => ctx.log(line),
+    onStartupCheck({ store, tempFilesRemoved }) {
+      const repaired = store.repaired + tempFilesRemoved;
+      if (repaired > 0) {
+        ctx.log(
+          `start-up check repaired ${repaired} leftover record(s) of interrupted writes` +
+            ` (${store.orphanChunks} orphan chunk(s), ${store.brokenBlocks.length} unreadable block(s),` +
+            ` ${tempFilesRemoved} partial file(s))`,
+        );
+      }
+    },
+  });
+  await node.start({ signal: ctx.signal });
+  try {
+    const api = await startControlApi({
+      root: ctx.root,
+      hostname,
+      port,
+      dispatch: createDispatcher(
+        {
+          ...netApiMethods({
             net: node.network,
             version: {
               version: VERSION,
@@ -59,32 +74,42 @@ export const daemonCommand: Command = {
               blockDelayMs: config.Chain.BlockDelay,
             },
           }),
-          { onInternalError: (method, err) => ctx.log(`API ${method}: ${(err as Error).message}`) },
-        ),
-      });
-      try {
-        const peerId = node.network.host.peerId.toString();
-        const addrs = node.network.host.libp2p.getMultiaddrs().map((a) => a.toString());
-        ctx.print(
-          { ready: true, pid: Deno.pid, root: ctx.root, peerId, addrs, api: api.server.multiaddr },
-          () =>
-            [
-              `${READY_LINE} (pid ${Deno.pid}, root ${ctx.root})`,
-              `peer ID ${peerId}`,
-              ...addrs.map((a) => `listening on ${a}`),
-              `control API ${api.server.multiaddr}`,
-            ].join("\n"),
-        );
-        await abortion(ctx.signal);
-        ctx.log("filnode daemon stopping");
-      } finally {
-        await api.stop();
-      }
+          ...chainApiMethods({
+            chain: node.chain,
+            ipld: node.ipld,
+            network: config.Keystore.AddressPrefix,
+          }),
+          ...syncApiMethods({
+            chain: node.chain,
+            status: () => node.sync.syncer.status,
+            network: config.Keystore.AddressPrefix,
+          }),
+        },
+        { onInternalError: (method, err) => ctx.log(`API ${method}: ${(err as Error).message}`) },
+      ),
+    });
+    try {
+      const peerId = node.network.host.peerId.toString();
+      const addrs = node.network.host.libp2p.getMultiaddrs().map((a) => a.toString());
+      ctx.print(
+        { ready: true, pid: Deno.pid, root: ctx.root, peerId, addrs, api: api.server.multiaddr },
+        () =>
+          [
+            `${READY_LINE} (pid ${Deno.pid}, root ${ctx.root})`,
+            `peer ID ${peerId}`,
+            ...addrs.map((a) => `listening on ${a}`),
+            `control API ${api.server.multiaddr}`,
+          ].join("\n"),
+      );
+      await abortion(ctx.signal);
+      ctx.log("filnode daemon stopping");
     } finally {
-      await node.stop();
+      await api.stop();
     }
-  },
-};
+  } finally {
+    await node.stop();
+  }
+}
 
 /** Resolves when `signal` aborts. */
 function abortion(signal: AbortSignal): Promise<void> {

@@ -20,7 +20,7 @@ import {
   resolveByteRange,
   type TempCleaner,
 } from "./file_store.ts";
-import { compareFileNames, fileNameSegments, TEMP_DIR_NAME } from "./file_name.ts";
+import { checkCall, compareFileNames, fileNameSegments, TEMP_DIR_NAME } from "./file_name.ts";
 
 /**
  * Writes are coalesced to this size: large enough that syscall overhead vanishes next to the copy,
@@ -94,9 +94,8 @@ export class DiskFileStore implements FileStore, TempCleaner {
     data: ReadableStream<Uint8Array>,
     options: AbortOptions = {},
   ): Promise<FileInfo> {
-    const segments = fileNameSegments(name);
+    const segments = checkCall(name, options);
     const { signal } = options;
-    signal?.throwIfAborted();
     let parent = await this.#parentForWrite(name, segments);
     const base = segments[segments.length - 1];
     await refuseFolder(name, join(parent, base));
@@ -162,9 +161,8 @@ export class DiskFileStore implements FileStore, TempCleaner {
     name: string,
     options: AbortOptions & { range?: ByteRange } = {},
   ): Promise<ReadableStream<Uint8Array>> {
-    const segments = fileNameSegments(name);
+    const segments = checkCall(name, options);
     const { signal } = options;
-    signal?.throwIfAborted();
     const path = await this.#existingFile(name, segments);
     let file: Deno.FsFile;
     try {
@@ -186,8 +184,7 @@ export class DiskFileStore implements FileStore, TempCleaner {
 
   /** Size and modification time of `name`; throws `FileNotFoundError` when absent. */
   async stat(name: string, options: AbortOptions = {}): Promise<FileInfo> {
-    const segments = fileNameSegments(name);
-    options.signal?.throwIfAborted();
+    const segments = checkCall(name, options);
     const path = await this.#existingFile(name, segments);
     const stat = await Deno.stat(path);
     return { name, size: stat.size, modified: stat.mtime ?? new Date() };
@@ -230,8 +227,7 @@ export class DiskFileStore implements FileStore, TempCleaner {
    * the tree matches what `list()` shows. Throws `FileStoreWriteError` if removal fails.
    */
   async delete(name: string, options: AbortOptions = {}): Promise<void> {
-    const segments = fileNameSegments(name);
-    options.signal?.throwIfAborted();
+    const segments = checkCall(name, options);
     const parent = await this.#parentForRead(name, segments);
     if (parent === undefined) return;
     const path = join(parent, segments[segments.length - 1]);

@@ -5,6 +5,7 @@
  * A name is a relative path with `/` between segments (`pieces/abc.car`). Symlink escapes cannot be
  * seen in a string; `DiskFileStore` checks those against the real folder tree.
  */
+import type { AbortOptions } from "../abort.ts";
 import { InvalidFileNameError } from "./file_store.ts";
 
 /** Folder under the store root that holds writes in progress; no stored name may reach it. */
@@ -50,6 +51,23 @@ export function fileNameSegments(name: string): string[] {
       throw fail(`a path segment is longer than ${MAX_SEGMENT_BYTES} bytes`);
     }
   }
+  return segments;
+}
+
+/**
+ * The first step of every FileStore call that takes a name: check `name`, then the signal, and
+ * return the name's segments. Shared so both backends fail alike (a bad name before an aborted
+ * call) and before touching the store or the caller's stream.
+ *
+ * @example
+ * ```ts
+ * import { checkCall } from "./file_name.ts";
+ * checkCall("pieces/abc.car", { signal: AbortSignal.timeout(1000) }); // ["pieces", "abc.car"]
+ * ```
+ */
+export function checkCall(name: string, options: AbortOptions): string[] {
+  const segments = fileNameSegments(name);
+  options.signal?.throwIfAborted();
   return segments;
 }
 

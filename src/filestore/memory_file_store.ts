@@ -14,7 +14,7 @@ import {
   resolveByteRange,
   type TempCleaner,
 } from "./file_store.ts";
-import { compareFileNames, fileNameSegments } from "./file_name.ts";
+import { checkCall, compareFileNames } from "./file_name.ts";
 
 /** Chunk size `get()` allocates for default readers: small, so tests see several chunks. */
 const READ_CHUNK_BYTES = 64 * 1024;
@@ -34,9 +34,8 @@ export class MemoryFileStore implements FileStore, TempCleaner {
     data: ReadableStream<Uint8Array>,
     options: AbortOptions = {},
   ): Promise<FileInfo> {
-    const segments = fileNameSegments(name);
+    const segments = checkCall(name, options);
     const { signal } = options;
-    signal?.throwIfAborted();
     this.#checkNoClash(name, segments);
     const reader = data.getReader();
     const onAbort = () => reader.cancel(signal?.reason).catch(() => {});
@@ -76,9 +75,8 @@ export class MemoryFileStore implements FileStore, TempCleaner {
     name: string,
     options: AbortOptions & { range?: ByteRange } = {},
   ): Promise<ReadableStream<Uint8Array>> {
-    fileNameSegments(name);
+    checkCall(name, options);
     const { signal } = options;
-    signal?.throwIfAborted();
     const file = this.#files.get(name);
     if (file === undefined) return Promise.reject(new FileNotFoundError(name));
     const { start, end } = resolveByteRange(name, file.bytes.byteLength, options.range);
@@ -110,8 +108,7 @@ export class MemoryFileStore implements FileStore, TempCleaner {
   }
 
   stat(name: string, options: AbortOptions = {}): Promise<FileInfo> {
-    fileNameSegments(name);
-    options.signal?.throwIfAborted();
+    checkCall(name, options);
     const file = this.#files.get(name);
     if (file === undefined) return Promise.reject(new FileNotFoundError(name));
     return Promise.resolve(info(name, file));
@@ -124,8 +121,7 @@ export class MemoryFileStore implements FileStore, TempCleaner {
   }
 
   delete(name: string, options: AbortOptions = {}): Promise<void> {
-    fileNameSegments(name);
-    options.signal?.throwIfAborted();
+    checkCall(name, options);
     this.#files.delete(name);
     return Promise.resolve();
   }

@@ -337,7 +337,8 @@ export class BanList {
 
   /**
    * Bans a misbehaving peer, escalating with its record: the n-th offence within
-   * `offenceWindowMs` (counted by peer ID and by IP, whichever has more) applies rung n of the
+   * `offenceWindowMs` (counted by peer ID and by IP, whichever has more; by peer ID only on
+   * loopback and allowlisted IPs, which unrelated peers share) applies rung n of the
    * ladder (past the end: the last rung, duration doubled per extra offence, IP bans clamped to
    * `maxIpBanMs`). Every rung also bans the peer ID for the rung's (unclamped) duration, so the
    * offender cannot just move to another address.
@@ -356,7 +357,11 @@ export class BanList {
     const port = offender.port !== undefined && isPort(offender.port) ? offender.port : undefined;
     const now = this.#time.now();
 
-    const keys = [`peer:${peerId}`, ...(ip === undefined ? [] : [`ip:${ip}`])];
+    // Offences count by IP too (an offender that changes peer ID still climbs the ladder), except
+    // on loopback and allowlisted ranges: every peer of a devnet, or behind one NAT, shares that
+    // IP, and one peer's offence must not put an unrelated neighbour on a higher rung.
+    const countByIp = ip !== undefined && this.sparedBy(ip) === undefined;
+    const keys = [`peer:${peerId}`, ...(countByIp ? [`ip:${ip}`] : [])];
     const level = 1 + Math.max(...keys.map((k) => this.#offenceCount(k, now)));
     for (const k of keys) this.#noteOffence(k, now);
 

@@ -35,6 +35,7 @@ import { sha256 } from "multiformats/hashes/sha2";
 import { identity } from "multiformats/hashes/identity";
 import { blake2b } from "@noble/hashes/blake2b";
 import { blake2b256, BLAKE2B_256 } from "../ipld/block.ts";
+import { reportStreamFaults, type StreamFault } from "./stream_faults.ts";
 
 export type MuxerName = "yamux" | "mplex";
 
@@ -52,6 +53,22 @@ export interface HostOptions {
   muxers?: MuxerName[];
   /** Keep private and loopback addresses in the DHT: local devnets and tests need them. */
   allowPrivateAddresses?: boolean;
+  /** Told when the Kademlia or bitswap handler resets a stream over the peer's bytes. */
+  onStreamFault?: (fault: StreamFault) => void;
+}
+
+/** The bitswap protocol Helia serves (Lotus speaks 1.2.0 as well). */
+export const BITSWAP_PROTOCOL = "/ipfs/bitswap/1.2.0";
+
+/**
+ * Largest Kademlia message we read: go-libp2p-kad-dht's `network.MessageSizeMax` (4 MiB), the
+ * size Lotus peers enforce. kad-dht 15 enforces none of its own.
+ */
+export const KAD_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+/** The Kademlia protocol of a Filecoin network: Lotus's `/fil/kad/<network>` prefix. */
+export function kadProtocol(network: string): string {
+  return `/fil/kad/${network}/kad/1.0.0`;
 }
 
 export type HostServices = {
@@ -123,7 +140,7 @@ export async function createHost(opts: HostOptions): Promise<Host> {
         scoreParams: { IPColocationFactorWhitelist: new Set(["127.0.0.1", "::1"]) },
       }),
       dht: kadDHT({
-        protocol: `/fil/kad/${opts.network}/kad/1.0.0`,
+        protocol: kadProtocol(opts.network),
         // kad-dht 15 defaults to client mode despite its docs: we serve too.
         clientMode: false,
         peerInfoMapper: opts.allowPrivateAddresses
@@ -154,6 +171,17 @@ export async function createHost(opts: HostOptions): Promise<Host> {
     { hashLoader },
   );
   await bitswap.start();
+  if (opts.onStreamFault) {
+    await reportStreamFaults(
+      libp2p,
+      [
+        { protocol: kadProtocol(opts.network), maxFrameBytes: KAD_MAX_MESSAGE_BYTES },
+        // Bitswap caps its own frames (maxIncomingMessageSize).
+        { protocol: BITSWAP_PROTOCOL },
+      ],
+      opts.onStreamFault,
+    );
+  }
 
   return {
     libp2p,

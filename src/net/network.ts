@@ -130,6 +130,17 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
     return this.#reputation;
   }
 
+  /**
+   * Connected peers whose hello matched ours, best reputation first: whom Filecoin protocols
+   * (chain exchange) may ask.
+   */
+  greetedPeers(): string[] {
+    return this.#connectedPeers()
+      .filter((p) => this.#hello?.isGreeted(p.peerId))
+      .sort((a, b) => b.score - a.score)
+      .map((p) => p.peerId);
+  }
+
   /** Report something a peer did, good or bad: the one door to its reputation. */
   report(peerId: string, event: ReputationEventKind): void {
     this.#reputation?.record(peerId, event);
@@ -160,6 +171,10 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
       gater: this.#gater(),
       maxConnections: this.#connectionCap(),
       allowPrivateAddresses: net.AllowPrivateAddresses,
+      onStreamFault: (fault) => {
+        this.#log(`peer ${fault.peerId} sent bad ${fault.protocol} bytes: ${fault.error.message}`);
+        this.report(fault.peerId, "malformed-message");
+      },
     });
     const libp2p = this.#host.libp2p;
     spareFromInboundRateLimit(libp2p, (ip) => this.#bans?.sparedBy(ip) !== undefined);
@@ -471,9 +486,14 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
     if (!this.#running || this.#dialing.size >= MAX_DISCOVERY_DIALS || this.#dialing.has(text)) {
       return;
     }
+    // Discovery fills the node up to its peer floor and no further: above it, slots fill from
+    // inbound peers and the prune timer's small refill, so a small network does not end up fully
+    // meshed (measured: a 20-node devnet had every node dial every other, 19 links each, when
+    // discovery dialled up to the outbound limit).
     const connected = this.#connectedPeers();
+    const wanted = Math.min(this.#deps.config.Network.MinPeers, this.#slots!.outboundLimit);
     if (
-      connected.length >= this.#slots!.outboundLimit || connected.some((p) => p.peerId === text)
+      connected.length + this.#dialing.size >= wanted || connected.some((p) => p.peerId === text)
     ) return;
     if (id.equals(this.#host!.peerId) || this.#bans!.isBanned({ peerId: text })) return;
     this.#dialing.add(text);

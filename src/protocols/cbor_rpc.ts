@@ -27,6 +27,14 @@ export class MessageTooLargeError extends MalformedMessageError {
 }
 
 /** The peer did not finish its message in time (slow-loris, or gone). */
+/**
+ * The stream ended before its first byte. Not always the peer's fault: a connection being closed
+ * ends its streams this way before it reports itself closing, so callers may weigh it apart.
+ */
+export class EmptyStreamError extends MalformedMessageError {
+  override name = "EmptyStreamError";
+}
+
 export class StreamTimeoutError extends Error {
   override name = "StreamTimeoutError";
 }
@@ -73,7 +81,7 @@ export async function readCborItem(stream: RpcStream, options: ReadOptions): Pro
         if (item.complete) return item.value;
       }
     }
-    if (total === 0) throw new MalformedMessageError("stream closed before any message");
+    if (total === 0) throw new EmptyStreamError("stream closed before any message");
     const item = tryDecode(concat(chunks, total));
     if (!item.complete) throw new MalformedMessageError(`malformed CBOR: ${item.reason}`);
     return item.value;

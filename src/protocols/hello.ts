@@ -10,6 +10,7 @@ import { TypedEventTarget } from "../events.ts";
 import type { Clock } from "../clock/clock.ts";
 import type { Libp2pNode } from "../net/libp2p_host.ts";
 import {
+  EmptyStreamError,
   MalformedMessageError,
   readCborItem,
   type RpcStream,
@@ -38,11 +39,6 @@ const MAX_LATENCY_BYTES = 64;
  * and the peer may lose what it had not read yet).
  */
 const MISMATCH_SEND_GRACE_MS = 2_000;
-/**
- * What `readCborItem` says of a stream that ended before any byte (cbor_rpc.ts has no error
- * class of its own for it; a typed one there would be better than matching the text).
- */
-const EMPTY_STREAM_MESSAGE = "stream closed before any message";
 /** How long a closing connection may take to show it: see `#blame`. */
 const BLAME_SETTLE_MS = 500;
 
@@ -204,7 +200,11 @@ export class HelloService extends TypedEventTarget<HelloEvents> {
     } catch (err) {
       // A peer that closes on us for a foreign genesis ends here too; its own hello tells us.
       if (err instanceof MalformedMessageError) {
-        this.#blame(connection, { peerId, kind: "malformed", message: err.message });
+        this.#blame(
+          connection,
+          { peerId, kind: "malformed", message: err.message },
+          err instanceof EmptyStreamError,
+        );
       } else if ((err as Error).name === "UnsupportedProtocolError") {
         this.emit("unsupported", { peerId, message: (err as Error).message });
       }
@@ -223,9 +223,13 @@ export class HelloService extends TypedEventTarget<HelloEvents> {
    * then. Bytes that are wrong are reported at once: a flooder that hangs up right after its
    * garbage must not escape (measured: 60 malformed hellos in 200 ms, then gone).
    */
-  #blame(connection: Connection, detail: HelloEvents["misbehaved"]["detail"]): void {
+  #blame(
+    connection: Connection,
+    detail: HelloEvents["misbehaved"]["detail"],
+    emptyStream = false,
+  ): void {
     if (connection.status !== "open") return;
-    if (detail.message !== EMPTY_STREAM_MESSAGE) {
+    if (!emptyStream) {
       this.emit("misbehaved", detail);
       return;
     }
@@ -270,7 +274,11 @@ export class HelloService extends TypedEventTarget<HelloEvents> {
     } catch (err) {
       const kind = err instanceof StreamTimeoutError ? "timeout" : "malformed";
       if (err instanceof MalformedMessageError || err instanceof StreamTimeoutError) {
-        this.#blame(connection, { peerId, kind, message: (err as Error).message });
+        this.#blame(
+          connection,
+          { peerId, kind, message: (err as Error).message },
+          err instanceof EmptyStreamError,
+        );
       }
       stream.abort(err as Error);
       return;

@@ -4,10 +4,11 @@
  */
 import type { AbortOptions } from "../abort.ts";
 import { UserError } from "../errors.ts";
-import { type ConfigOverrides, writeDefaultConfig } from "./config.ts";
+import { type Config, type ConfigOverrides, loadConfig, writeDefaultConfig } from "./config.ts";
 import { exists, writeFileAtomic } from "./fs_atomic.ts";
 import { KeyStore, LIBP2P_HOST_KEY } from "./keystore.ts";
 import { REPO_VERSION, repoLayout } from "./layout.ts";
+import { openStoreKv } from "./store_kv.ts";
 
 export class RepoNotInitializedError extends UserError {
   constructor(readonly root: string) {
@@ -30,6 +31,11 @@ export interface InitRepoOptions extends AbortOptions {
   insecureKeystore?: boolean;
   /** Config values to write instead of defaults, by `Section.Key`. */
   config?: ConfigOverrides;
+  /**
+   * Fills the new store before the root is marked initialised (e.g. imports a genesis), so a
+   * crash midway leaves a root that is not one yet, never one missing what init promised.
+   */
+  prepareStore?: (kv: Deno.Kv, config: Config) => Promise<void>;
 }
 
 /**
@@ -56,6 +62,15 @@ export async function initRepo(root: string, options: InitRepoOptions = {}): Pro
       network: prefix,
     });
   if (!await keystore.has(LIBP2P_HOST_KEY)) await keystore.generate("ed25519");
+  if (options.prepareStore) {
+    const { config: loaded } = await loadConfig(layout.config, { signal: options.signal });
+    const kv = await openStoreKv(root, loaded);
+    try {
+      await options.prepareStore(kv, loaded);
+    } finally {
+      kv.close();
+    }
+  }
   // Atomic: a crash never leaves an empty version file that would make the root unreadable.
   await writeFileAtomic(layout.version, `${REPO_VERSION}\n`);
 }

@@ -13,7 +13,8 @@ import { loadConfig } from "./config.ts";
 import { fsckIpldStore, type FsckReport } from "./ipld_store_fsck.ts";
 import { KeyStore } from "./keystore.ts";
 import { KvIpldStore } from "./kv_ipld_store.ts";
-import { checkGenesisPointer } from "../chain/devnet_genesis.ts";
+import { checkGenesisPointer } from "../chain/genesis.ts";
+import { fsckChain } from "../chain/chain_fsck.ts";
 import { repoLayout } from "./layout.ts";
 import { assertRepo } from "./repo.ts";
 import { RepoLock } from "./repo_lock.ts";
@@ -33,7 +34,7 @@ export interface RepoFsckReport {
   readonly keys: number;
   /** Key files that do not parse, with the reason. */
   readonly corruptKeys: string[];
-  /** Pointers (genesis; later the chain head) that name something not stored. */
+  /** Pointers (genesis, chain head and its ancestry) that name something not stored. */
   readonly pointerProblems: string[];
   readonly configWarnings: string[];
   /** No damage: every stored record reads back as written. */
@@ -58,8 +59,12 @@ export async function fsckRepo(
     try {
       store = await fsckIpldStore(kv, { repair, deep, signal });
       // Mutable pointers must never be ahead of what was stored.
-      const genesis = await checkGenesisPointer(kv, new KvIpldStore(kv), { repair });
+      const ipld = new KvIpldStore(kv, { maxBlockSize: config.Store.MaxBlockSize });
+      const genesis = await checkGenesisPointer(kv, ipld, { repair });
       if (genesis) pointerProblems.push(genesis);
+      // The head must name a stored, accepted tipset (deep: its whole ancestry to genesis).
+      const chain = await fsckChain(kv, ipld, { deep, repair, signal });
+      pointerProblems.push(...chain.problems);
     } finally {
       kv.close();
     }

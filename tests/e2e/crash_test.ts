@@ -7,7 +7,7 @@
  */
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { join } from "node:path";
-import { filnode, FilnodeProcess, PROJECT_DIR, startTaskFlags } from "./harness.ts";
+import { filnode, LineProcess, PROJECT_DIR, startTaskFlags } from "./harness.ts";
 import { withTempDir } from "../_temp.ts";
 
 const STRESS = Deno.env.get("FILNODE_STRESS") === "1";
@@ -52,25 +52,26 @@ Deno.test(`SIGKILL at random moments during heavy writes loses no acknowledged w
     /** Where each kill landed: the writes begun and not acknowledged. */
     const landed: Record<string, number> = {};
     for (let trial = 0; trial < TRIALS; trial++) {
-      const writer = FilnodeProcess.spawn([root, String(trial)], { flags, script: WRITER });
-      await writer.waitForLine((l) => l === "ready");
+      const writer = LineProcess.spawn(WRITER, [root, String(trial)], { flags });
+      await writer.waitForLine("stdout", (l) => l === "ready");
       await new Promise((r) => setTimeout(r, Math.random() * MAX_KILL_DELAY_MS));
       writer.kill("SIGKILL");
       const end = await writer.finished();
       ok(
         end.signal === "SIGKILL" || end.code === 0,
-        `writer failed before the kill:\n${end.stderr}`,
+        `writer failed before the kill:\n${writer.text("stderr").join("\n")}`,
       );
 
-      for (const where of inFlight(writer.lines)) landed[where] = (landed[where] ?? 0) + 1;
-      const blocks = writer.lines.filter((l) => l.startsWith("ack block")).flatMap((l) =>
+      const lines = writer.text("stdout");
+      for (const where of inFlight(lines)) landed[where] = (landed[where] ?? 0) + 1;
+      const blocks = lines.filter((l) => l.startsWith("ack block")).flatMap((l) =>
         l.split(" ").slice(2)
       );
       // A file whose delete began may be gone or whole; only the verifier can tell.
       const deleted = new Set(
-        writer.lines.filter((l) => l.startsWith("begin delete ")).map((l) => l.slice(13)),
+        lines.filter((l) => l.startsWith("begin delete ")).map((l) => l.slice(13)),
       );
-      const files = writer.lines.filter((l) => l.startsWith("ack file ")).map((l) => l.slice(9))
+      const files = lines.filter((l) => l.startsWith("ack file ")).map((l) => l.slice(9))
         .filter((name) => !deleted.has(name));
 
       const fsck = await filnode(root, ["--json", "repo", "fsck"]);

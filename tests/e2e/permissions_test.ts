@@ -4,7 +4,7 @@
  */
 import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
 import { join } from "node:path";
-import { filnode, FilnodeProcess, PROJECT_DIR, startTaskFlags } from "./harness.ts";
+import { filnode, LineProcess, MAIN, PROJECT_DIR, startTaskFlags } from "./harness.ts";
 import { exists } from "../../src/repo/fs_atomic.ts";
 import { withTempDir } from "../_temp.ts";
 
@@ -63,13 +63,13 @@ Deno.test("a daemon whose config points its store outside the root is refused an
 Deno.test("`deno task start` flags run a devnet daemon that stops cleanly on SIGTERM", async () => {
   await withTempDir("filnode-perm-", async (base) => {
     const root = join(base, "root");
-    const daemon = FilnodeProcess.spawn(["--root", root, "daemon", "--devnet"], {
+    const daemon = LineProcess.spawn(MAIN, ["--root", root, "daemon", "--devnet"], {
       flags: await startTaskFlags(root),
     });
-    await daemon.waitForLine((l) => l.startsWith("filnode daemon ready"));
+    await daemon.waitForLine("stdout", (l) => l.startsWith("filnode daemon ready"));
     daemon.kill("SIGTERM");
-    const { code, stderr } = await daemon.finished();
-    equal(code, 0, stderr);
+    const { code } = await daemon.finished();
+    equal(code, 0, daemon.text("stderr").join("\n"));
     ok(await exists(join(root, "config.toml")));
     ok(await exists(join(root, "kv", "store.sqlite")));
   });
@@ -79,8 +79,8 @@ Deno.test("a second daemon on a root refuses; after the first is killed a new on
   await withTempDir("filnode-lock-", async (base) => {
     const root = join(base, "root");
     const flags = await startTaskFlags(root);
-    const first = FilnodeProcess.spawn(["--root", root, "daemon", "--devnet"], { flags });
-    await first.waitForLine((l) => l.startsWith("filnode daemon ready"));
+    const first = LineProcess.spawn(MAIN, ["--root", root, "daemon", "--devnet"], { flags });
+    await first.waitForLine("stdout", (l) => l.startsWith("filnode daemon ready"));
 
     const second = await filnode(root, ["daemon"]);
     equal(second.code, 1);
@@ -89,8 +89,8 @@ Deno.test("a second daemon on a root refuses; after the first is killed a new on
     first.kill("SIGKILL");
     equal((await first.finished()).signal, "SIGKILL");
 
-    const third = FilnodeProcess.spawn(["--root", root, "daemon"], { flags });
-    await third.waitForLine((l) => l.startsWith("filnode daemon ready"));
+    const third = LineProcess.spawn(MAIN, ["--root", root, "daemon"], { flags });
+    await third.waitForLine("stdout", (l) => l.startsWith("filnode daemon ready"));
     third.kill("SIGINT");
     equal((await third.finished()).code, 0);
   });

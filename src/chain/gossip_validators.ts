@@ -1,0 +1,101 @@
+/**
+ * The chain system's gossipsub validators for `/fil/blocks/<net>` and `/fil/msgs/<net>`: quick
+ * verdicts before a message is forwarded, as Lotus's `BlockValidator` / `MessageValidator` do.
+ *
+ * - `reject` (the sender is penalised by gossipsub and by our reputation): bytes that do not
+ *   decode as the topic's type, a block from a known-bad chain, over the message limit, or not
+ *   passing the consensus checks (miner, election, signature); a message whose key-address
+ *   sender did not sign it.
+ * - `ignore` (dropped, no penalty): a block more than {@link MAX_FUTURE_EPOCHS} epochs ahead of
+ *   the clock (Lotus: it may be valid later, but we will not hold it), or one we already have.
+ * - `accept`: forwarded; a block becomes a sync target (the syncer fetches what it misses by
+ *   chain exchange and validates fully before it touches the head).
+ *
+ * @module
+ */
+import type { CID } from "multiformats/cid";
+import type { GossipValidator } from "../net/gossip.ts";
+import type { Clock } from "../clock/clock.ts";
+import type { Consensus } from "../consensus/consensus.ts";
+import { Protocol } from "./address.ts";
+import { BLOCK_MESSAGE_LIMIT } from "./block_validator.ts";
+import { verifySignature } from "./signature.ts";
+import type { SyncTarget } from "./sync/syncer.ts";
+import {
+  type BlockHeader,
+  blockHeaderCid,
+  decodeBlockMsg,
+  decodeSignedMessage,
+  InvalidChainDataError,
+  messageCid,
+  TipSet,
+} from "./types/mod.ts";
+
+/** Lotus ignores gossip blocks this many epochs or more ahead of its clock. */
+export const MAX_FUTURE_EPOCHS = 5;
+
+export interface BlockGossipDeps {
+  readonly clock: Clock;
+  readonly consensus: Consensus;
+  /** A block CID known bad (the syncer's cache). */
+  readonly isBad: (cid: CID) => boolean;
+  /** Whether the block is already stored (a duplicate is ignored). */
+  readonly has: (cid: CID) => Promise<boolean>;
+  /** Where accepted blocks go: the syncer's targets. */
+  readonly onBlock: (target: SyncTarget, header: BlockHeader) => void;
+}
+
+/** The blocks-topic validator. */
+export function blockGossipValidator(deps: BlockGossipDeps): GossipValidator {
+  return async (from, _data, decoded) => {
+    let header: BlockHeader;
+    let cid: CID;
+    try {
+      const msg = decodeBlockMsg(decoded);
+      header = msg.header;
+      if (msg.blsMessages.length + msg.secpkMessages.length > BLOCK_MESSAGE_LIMIT) return "reject";
+      cid = blockHeaderCid(header);
+    } catch (err) {
+      if (err instanceof InvalidChainDataError || err instanceof RangeError) return "reject";
+      throw err;
+    }
+    if (deps.isBad(cid) || header.parents.some((p) => deps.isBad(p))) return "reject";
+    if (header.height >= deps.clock.currentEpoch() + MAX_FUTURE_EPOCHS) return "ignore";
+    if (await deps.has(cid)) return "ignore";
+    try {
+      await deps.consensus.precheckGossipBlock(header);
+    } catch {
+      return "reject";
+    }
+    const tipset = TipSet.fromBlocks([header]);
+    deps.onBlock({
+      peerId: from,
+      cids: tipset.cids,
+      height: header.height,
+      weight: deps.consensus.weight(tipset, header.parentWeight),
+    }, header);
+    return "accept";
+  };
+}
+
+/** The messages-topic validator: decodes and checks what can be checked without state. */
+export function messageGossipValidator(): GossipValidator {
+  return (_from, _data, decoded) => {
+    try {
+      const signed = decodeSignedMessage(decoded);
+      if (signed.message.from.protocol === Protocol.SECP256K1) {
+        const ok = verifySignature(
+          signed.signature,
+          messageCid(signed.message).bytes,
+          signed.message.from,
+        );
+        if (!ok) return "reject";
+      }
+      return "accept";
+    } catch (err) {
+      if (err instanceof InvalidChainDataError || err instanceof RangeError) return "reject";
+      // BLS verification is not implemented yet: forward without judging rather than reject.
+      return "ignore";
+    }
+  };
+}

@@ -1,0 +1,172 @@
+/**
+ * The chain system's network side, assembled: the chain exchange server (serving our chain to
+ * greeted peers), the client (fetching from them), the syncer, and the gossip validators, wired
+ * to the network's reputation. The node starts it once both the chain store and the network run.
+ *
+ * Reputation, as the issue asks: invalid blocks and answers that do not answer cost
+ * `invalid-message`; malformed requests `malformed-message`; timeouts `timeout`; rate-limited
+ * peers and honest "not found" answers only `useless-message`; validated answers earn
+ * `useful-answer`.
+ *
+ * @module
+ */
+import type { Clock } from "../../clock/clock.ts";
+import type { Consensus } from "../../consensus/consensus.ts";
+import type { Network, NetworkEvents } from "../../net/network.ts";
+import type { ReputationEventKind } from "../../net/reputation.ts";
+import type { IpldStore } from "../../repo/ipld_store.ts";
+import { ChainExchangeClient } from "../../protocols/chain_exchange_client.ts";
+import {
+  CHAIN_EXCHANGE_PROTOCOL,
+  ChainExchangeServer,
+} from "../../protocols/chain_exchange_server.ts";
+import type { ChainStore } from "../chain_store.ts";
+import { blockGossipValidator, messageGossipValidator } from "../gossip_validators.ts";
+import { Syncer } from "./syncer.ts";
+
+export interface ChainSyncDeps {
+  readonly network: Network;
+  readonly chain: ChainStore;
+  readonly ipld: IpldStore;
+  readonly consensus: Consensus;
+  readonly clock: Clock;
+  /** Seconds per epoch, from genesis. */
+  readonly blockDelay: number;
+  readonly log?: (line: string) => void;
+}
+
+/** Chain exchange + sync + gossip validation on one network. `start()` / `stop()`. */
+export class ChainSync {
+  readonly syncer: Syncer;
+  readonly #deps: ChainSyncDeps;
+  readonly #log: (line: string) => void;
+  #server?: ChainExchangeServer;
+  #client?: ChainExchangeClient;
+  #running = false;
+
+  /**
+   * Construct before the network starts: hello targets from the first peers (bootnodes greet
+   * within milliseconds of the start) are queued for the syncer from then on.
+   */
+  constructor(deps: ChainSyncDeps) {
+    this.#deps = deps;
+    this.#log = deps.log ?? (() => {});
+    const { network } = deps;
+    this.syncer = new Syncer({
+      store: deps.chain,
+      fetcher: {
+        getChain: async (head, length, options) => {
+          if (!this.#client) throw new Error("chain sync is not running");
+          // The announcer is asked first (measured: with more peers than attempts, a fork only
+          // its announcer had was never fetched).
+          const segment = await this.#client.getChain(head, length, {
+            messages: options.messages,
+            signal: options.signal,
+            preferPeer: options.preferPeer,
+          });
+          return { peerId: segment.peer, tipsets: segment.tipsets, messages: segment.messages };
+        },
+      },
+      consensus: deps.consensus,
+      clock: deps.clock,
+      blockDelay: deps.blockDelay,
+      onBadPeer: (peerId, reason) => {
+        this.#log(`sync: peer ${peerId} served an invalid block: ${reason}`);
+        network.report(peerId, "invalid-message");
+      },
+      log: this.#log,
+    });
+    network.addEventListener("sync-target", this.#onTarget);
+  }
+
+  #onTarget = (e: NetworkEvents["sync-target"]): void => {
+    const { peerId, hello } = e.detail;
+    this.syncer.addTarget({
+      peerId,
+      cids: hello.heaviestTipSet,
+      height: hello.heaviestTipSetHeight,
+      weight: hello.heaviestTipSetWeight,
+    });
+  };
+
+  /** Starts serving and syncing; the network must be running. */
+  async start(): Promise<void> {
+    if (this.#running) return;
+    const { network, chain, ipld, consensus, clock } = this.#deps;
+    const log = this.#log;
+    // Only accepted tipsets are served: headers stored while a sync walked back are not yet
+    // valid, and an honest node relaying them would be blamed for a liar's blocks (measured: a
+    // node that had tried a forged chain served it on, and took the penalty).
+    const server = new ChainExchangeServer({
+      source: {
+        getTipSet: async (cids, options) => {
+          const tipset = await chain.getTipSet(cids, options);
+          if (!tipset) return undefined;
+          return await chain.acceptedWeight(tipset.key, options) === undefined ? undefined : tipset;
+        },
+        getBlockMessages: (header, options) => chain.getBlockMessages(header, options),
+      },
+    });
+    server.addEventListener("misbehaved", (e) => {
+      const { peerId, kind, message } = e.detail;
+      log(`chain exchange: peer ${peerId} ${kind}: ${message}`);
+      network.report(peerId, SERVER_PENALTY[kind]);
+    });
+    const client = new ChainExchangeClient({
+      libp2p: network.host.libp2p,
+      peers: () => network.greetedPeers(),
+    });
+    client.addEventListener("bad-answer", (e) => {
+      const { peerId, kind, reason } = e.detail;
+      log(`chain exchange: answer from ${peerId} unusable (${kind}): ${reason}`);
+      network.report(peerId, CLIENT_PENALTY[kind]);
+    });
+    client.addEventListener("good-answer", (e) => network.report(e.detail.peerId, "useful-answer"));
+    this.#server = server;
+    this.#client = client;
+    await server.start();
+    await network.host.libp2p.handle(
+      CHAIN_EXCHANGE_PROTOCOL,
+      network.hello.gated(server.handler()),
+    );
+    network.gossip.setValidator(
+      "blocks",
+      blockGossipValidator({
+        clock,
+        consensus,
+        isBad: (cid) => this.syncer.isBad(cid),
+        has: (cid) => ipld.has(cid),
+        onBlock: (target) => this.syncer.addTarget(target),
+      }),
+    );
+    network.gossip.setValidator("msgs", messageGossipValidator());
+    this.syncer.start();
+    this.#running = true;
+  }
+
+  async stop(): Promise<void> {
+    this.#deps.network.removeEventListener("sync-target", this.#onTarget);
+    if (!this.#running) return;
+    this.#running = false;
+    await this.syncer.stop();
+    await this.#server?.stop();
+    await this.#deps.network.host.libp2p.unhandle(CHAIN_EXCHANGE_PROTOCOL).catch(() => {});
+  }
+}
+
+/** What a server-side misbehaviour costs the peer. */
+const SERVER_PENALTY: Record<"malformed" | "timeout" | "rate-limited", ReputationEventKind> = {
+  malformed: "malformed-message",
+  timeout: "timeout",
+  // Asking too often is not malice; GoAway already slows it down.
+  "rate-limited": "useless-message",
+};
+
+/** What an unusable answer costs the peer that gave it. */
+const CLIENT_PENALTY: Record<"invalid" | "timeout" | "status" | "error", ReputationEventKind> = {
+  invalid: "invalid-message",
+  timeout: "timeout",
+  // NotFound or GoAway may be honest; a failed stream may be the network.
+  status: "useless-message",
+  error: "useless-message",
+};

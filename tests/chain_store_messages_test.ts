@@ -1,0 +1,70 @@
+/** Blocks with messages: stored under their MsgMeta root, read back in block order, checked. */
+import { deepStrictEqual, equal, rejects } from "node:assert/strict";
+import { Address } from "../src/chain/address.ts";
+import { ChainStore } from "../src/chain/chain_store.ts";
+import { devnetMinerFromSeed, makeDevnetTipSet } from "../src/chain/devnet_block_maker.ts";
+import { buildGenesis } from "../src/chain/genesis.ts";
+import { signSecp256k1, SigType } from "../src/chain/signature.ts";
+import { InvalidChainDataError, type Message, messageCid } from "../src/chain/types/mod.ts";
+import { DevnetConsensus } from "../src/consensus/devnet_consensus.ts";
+import { MemoryIpldStore } from "../src/repo/memory_ipld_store.ts";
+
+const miner = devnetMinerFromSeed("m");
+const sender = devnetMinerFromSeed("sender");
+
+function message(nonce: number): Message {
+  return {
+    version: 0,
+    to: Address.fromId(1000),
+    from: sender.address,
+    nonce: BigInt(nonce),
+    value: 1n,
+    gasLimit: 1_000_000n,
+    gasFeeCap: 100n,
+    gasPremium: 10n,
+    method: 0n,
+    params: new Uint8Array(),
+  };
+}
+
+Deno.test("`ChainStore` keeps a block's messages under its message root and reads them back", async () => {
+  const genesis = buildGenesis({
+    networkName: "msgs",
+    timestamp: 1_700_000_000,
+    blockDelay: 4,
+    miners: [miner.address],
+  });
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const ipld = new MemoryIpldStore();
+    await ipld.putMany(genesis.blocks);
+    const store = await ChainStore.open(kv, ipld, genesis.header);
+    const bls = Array.from({ length: 12 }, (_, i) => message(i));
+    const secpk = [20, 21, 22].map((n) => {
+      const m = message(n);
+      const data = signSecp256k1(sender.privateKey, messageCid(m).bytes);
+      return { message: m, signature: { type: SigType.SECP256K1, data } };
+    });
+    const made = makeDevnetTipSet(store.heaviest, 0n, {
+      miners: [miner],
+      blockDelay: 4,
+      consensus: new DevnetConsensus([miner.address]),
+      messages: [{ bls, secpk }],
+    });
+    const header = made.tipset.blocks[0];
+    equal(await store.getBlockMessages(header), undefined, "nothing stored yet");
+
+    // The wrong messages under this header are refused, and nothing is half-stored.
+    await rejects(
+      store.putTipSet(made.tipset, [{ bls: bls.slice(1), secpk }]),
+      InvalidChainDataError,
+    );
+    equal(await store.getTipSet(made.tipset.cids), undefined, "the refused tipset is not stored");
+    await store.putTipSet(made.tipset, made.messages);
+    const read = await store.getBlockMessages(header);
+    deepStrictEqual(read?.bls.map((m) => m.nonce), bls.map((m) => m.nonce));
+    deepStrictEqual(read?.secpk.map((m) => m.message.nonce), [20n, 21n, 22n]);
+  } finally {
+    kv.close();
+  }
+});

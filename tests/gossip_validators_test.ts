@@ -1,0 +1,128 @@
+/**
+ * The chain's gossip validators on real encodings: a valid block is accepted and becomes a sync
+ * target; a forged, unknown-miner, known-bad or malformed one is rejected; a far-future or
+ * duplicate one ignored. Messages: a correctly signed one accepted, a forged or malformed one
+ * rejected.
+ */
+import { deepStrictEqual, equal } from "node:assert/strict";
+import * as dagCbor from "@ipld/dag-cbor";
+import type { CID } from "multiformats/cid";
+import { Address } from "../src/chain/address.ts";
+import { devnetMinerFromSeed, makeDevnetTipSet } from "../src/chain/devnet_block_maker.ts";
+import { buildGenesis } from "../src/chain/genesis.ts";
+import { blockGossipValidator, messageGossipValidator } from "../src/chain/gossip_validators.ts";
+import { signSecp256k1, SigType } from "../src/chain/signature.ts";
+import type { SyncTarget } from "../src/chain/sync/syncer.ts";
+import {
+  type BlockHeader,
+  encodeBlockMsg,
+  encodeSignedMessage,
+  type Message,
+  messageCid,
+  TipSet,
+} from "../src/chain/types/mod.ts";
+import { Clock } from "../src/clock/clock.ts";
+import { FakeTimeSource } from "../src/clock/time_source.ts";
+import { DevnetConsensus } from "../src/consensus/devnet_consensus.ts";
+
+const GENESIS_TIME = 1_700_000_000;
+const miner = devnetMinerFromSeed("g");
+const stranger = devnetMinerFromSeed("stranger");
+const consensus = new DevnetConsensus([miner.address]);
+const genesis = buildGenesis({
+  networkName: "gossip",
+  timestamp: GENESIS_TIME,
+  blockDelay: 4,
+  miners: [miner.address],
+});
+const genesisTipSet = TipSet.fromBlocks([genesis.header]);
+
+/** A clock at epoch `epoch`. */
+function clockAt(epoch: number): Clock {
+  return new Clock({
+    genesisTime: GENESIS_TIME,
+    blockDelayMs: 4000,
+    timeSource: new FakeTimeSource((GENESIS_TIME + epoch * 4) * 1000),
+  });
+}
+
+function blockAt(height: number, by = miner): BlockHeader {
+  return makeDevnetTipSet(genesisTipSet, 0n, {
+    miners: [by],
+    blockDelay: 4,
+    consensus: new DevnetConsensus([by.address]),
+    height,
+  }).tipset.blocks[0];
+}
+
+/** The decoded CBOR of a BlockMsg, as the gossip layer hands it to validators. */
+function wire(header: BlockHeader, bls: CID[] = []): unknown {
+  return dagCbor.decode(
+    dagCbor.encode(encodeBlockMsg({ header, blsMessages: bls, secpkMessages: [] })),
+  );
+}
+
+Deno.test("blockGossipValidator(): accept, reject and ignore as Lotus's block validator", async () => {
+  const targets: SyncTarget[] = [];
+  const bad = new Set<string>();
+  const stored = new Set<string>();
+  const validate = blockGossipValidator({
+    clock: clockAt(10),
+    consensus,
+    isBad: (cid) => bad.has(cid.toString()),
+    has: (cid) => Promise.resolve(stored.has(cid.toString())),
+    onBlock: (target) => targets.push(target),
+  });
+  const good = blockAt(5);
+  const goodCid = TipSet.fromBlocks([good]).cids[0];
+  equal(await validate("peer-a", new Uint8Array(), wire(good)), "accept");
+  equal(targets.length, 1);
+  deepStrictEqual(targets[0].cids.map(String), [goodCid.toString()]);
+  equal(targets[0].peerId, "peer-a");
+  equal(targets[0].height, 5);
+
+  // Forged signature, a miner genesis does not know, a missing election proof: rejected.
+  const forged = {
+    ...good,
+    blockSig: { ...good.blockSig!, data: good.blockSig!.data.map((b, i) => i === 3 ? b ^ 1 : b) },
+  };
+  equal(await validate("p", new Uint8Array(), wire(forged)), "reject");
+  equal(await validate("p", new Uint8Array(), wire(blockAt(5, stranger))), "reject");
+  equal(await validate("p", new Uint8Array(), wire({ ...good, electionProof: null })), "reject");
+  // Not a BlockMsg at all, or one with too many messages.
+  equal(await validate("p", new Uint8Array(), [1, 2, 3]), "reject");
+  equal(await validate("p", new Uint8Array(), wire(good, Array(10_001).fill(goodCid))), "reject");
+  // Too far ahead of the clock (5 epochs or more): ignored, not punished.
+  equal(await validate("p", new Uint8Array(), wire(blockAt(15))), "ignore");
+  // Already stored: ignored.
+  stored.add(goodCid.toString());
+  equal(await validate("p", new Uint8Array(), wire(good)), "ignore");
+  // Known bad (itself): rejected.
+  bad.add(goodCid.toString());
+  equal(await validate("p", new Uint8Array(), wire(good)), "reject");
+  equal(targets.length, 1, "only the first, valid block became a target");
+});
+
+Deno.test("messageGossipValidator(): a signed message is accepted, a forged or garbled one rejected", async () => {
+  const sender = devnetMinerFromSeed("sender");
+  const message: Message = {
+    version: 0,
+    to: Address.fromId(1000),
+    from: sender.address,
+    nonce: 0n,
+    value: 1n,
+    gasLimit: 1_000_000n,
+    gasFeeCap: 100n,
+    gasPremium: 10n,
+    method: 0n,
+    params: new Uint8Array(),
+  };
+  const data = signSecp256k1(sender.privateKey, messageCid(message).bytes);
+  const signed = { message, signature: { type: SigType.SECP256K1, data } };
+  const validate = messageGossipValidator();
+  const decoded = (v: unknown) => dagCbor.decode(dagCbor.encode(v));
+  equal(await validate("p", new Uint8Array(), decoded(encodeSignedMessage(signed))), "accept");
+  const forged = { message: { ...message, value: 2n }, signature: signed.signature };
+  equal(await validate("p", new Uint8Array(), decoded(encodeSignedMessage(forged))), "reject");
+  equal(await validate("p", new Uint8Array(), [1, "x"]), "reject");
+});

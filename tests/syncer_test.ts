@@ -1,0 +1,329 @@
+/**
+ * The syncer against chain stores in memory and a fetcher serving from generated devnet chains:
+ * catching up, reorgs to a heavier fork, bad blocks (penalised, remembered, sync completes from
+ * an honest source), and resuming after a crash mid-sync.
+ */
+import { deepStrictEqual, equal, ok } from "node:assert/strict";
+import type { CID } from "multiformats/cid";
+import { ChainStore } from "../src/chain/chain_store.ts";
+import { devnetMinerFromSeed, makeDevnetTipSet } from "../src/chain/devnet_block_maker.ts";
+import type { DevnetMiner, MadeTipSet } from "../src/chain/devnet_block_maker.ts";
+import { buildGenesis, type Genesis } from "../src/chain/genesis.ts";
+import {
+  type FetchedChain,
+  Syncer,
+  type SyncFetcher,
+  type SyncStatus,
+} from "../src/chain/sync/syncer.ts";
+import { TipSet, TipSetKey } from "../src/chain/types/mod.ts";
+import { Clock } from "../src/clock/clock.ts";
+import { FakeTimeSource } from "../src/clock/time_source.ts";
+import { DevnetConsensus } from "../src/consensus/devnet_consensus.ts";
+import { MemoryIpldStore } from "../src/repo/memory_ipld_store.ts";
+
+const BLOCK_DELAY = 4;
+const GENESIS_TIME = 1_700_000_000;
+const MINERS = ["a", "b", "c"].map((s) => devnetMinerFromSeed(s));
+
+function genesisWithMiners(): Genesis {
+  return buildGenesis({
+    networkName: "synctest",
+    timestamp: GENESIS_TIME,
+    blockDelay: BLOCK_DELAY,
+    miners: MINERS.map((m) => m.address),
+  });
+}
+
+/** A clock far enough ahead that every generated block lies in its past. */
+function lateClock(): Clock {
+  return new Clock({
+    genesisTime: GENESIS_TIME,
+    blockDelayMs: BLOCK_DELAY * 1000,
+    timeSource: new FakeTimeSource((GENESIS_TIME + 10_000_000) * 1000),
+  });
+}
+
+/** Generated tipsets by key, as a peer would serve them. */
+class ChainSource {
+  readonly byKey = new Map<string, MadeTipSet>();
+  constructor(readonly genesis: TipSet) {}
+
+  /** Grows `count` tipsets on `from` (genesis when absent), with `miners` per tipset. */
+  grow(
+    count: number,
+    options: { from?: MadeTipSet; miners?: DevnetMiner[]; salt?: string; corrupt?: number } = {},
+  ): MadeTipSet[] {
+    const consensus = new DevnetConsensus(MINERS.map((m) => m.address));
+    let parent = options.from?.tipset ?? this.genesis;
+    let weight = options.from?.weight ?? 0n;
+    const out: MadeTipSet[] = [];
+    for (let i = 0; i < count; i++) {
+      let made = makeDevnetTipSet(parent, weight, {
+        miners: options.miners ?? [MINERS[i % 2]],
+        blockDelay: BLOCK_DELAY,
+        consensus,
+        salt: options.salt,
+      });
+      if (options.corrupt === made.tipset.height) {
+        // A block whose signature is not its miner's: flip a byte of the signature.
+        const b = made.tipset.blocks[0];
+        const data = b.blockSig!.data.slice();
+        data[5] ^= 0xff;
+        const tipset = TipSet.fromBlocks([{ ...b, blockSig: { ...b.blockSig!, data } }]);
+        made = { ...made, tipset };
+      }
+      this.byKey.set(made.tipset.key.toString(), made);
+      out.push(made);
+      parent = made.tipset;
+      weight = made.weight;
+    }
+    return out;
+  }
+
+  fetcher(peerId: string, calls: { messages: boolean; length: number }[] = []): SyncFetcher {
+    return {
+      getChain: (head: readonly CID[], length: number, options): Promise<FetchedChain> => {
+        calls.push({ messages: options.messages, length });
+        const tipsets: TipSet[] = [];
+        const messages = [];
+        let key = TipSetKey.of(head).toString();
+        while (tipsets.length < length) {
+          const made = this.byKey.get(key);
+          if (!made) break;
+          tipsets.push(made.tipset);
+          messages.push(made.messages);
+          key = made.tipset.parents.toString();
+        }
+        if (tipsets.length === 0) return Promise.reject(new Error("not found"));
+        return Promise.resolve(
+          options.messages ? { peerId, tipsets, messages } : { peerId, tipsets },
+        );
+      },
+    };
+  }
+}
+
+async function withSink(
+  genesis: Genesis,
+  fn: (store: ChainStore, kv: Deno.Kv, ipld: MemoryIpldStore) => Promise<void>,
+): Promise<void> {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const ipld = new MemoryIpldStore();
+    await ipld.putMany(genesis.blocks);
+    await fn(await ChainStore.open(kv, ipld, genesis.header), kv, ipld);
+  } finally {
+    kv.close();
+  }
+}
+
+function makeSyncer(store: ChainStore, fetcher: SyncFetcher, bad: string[] = []) {
+  return new Syncer({
+    store,
+    fetcher,
+    consensus: new DevnetConsensus(MINERS.map((m) => m.address)),
+    clock: lateClock(),
+    blockDelay: BLOCK_DELAY,
+    batchSize: 200,
+    onBadPeer: (peer, reason) => bad.push(`${peer}: ${reason}`),
+  });
+}
+
+/** Resolves with the first status `test` accepts. */
+function statusWhere(syncer: Syncer, test: (s: SyncStatus) => boolean): Promise<SyncStatus> {
+  return new Promise((resolve) => {
+    if (test(syncer.status)) return resolve(syncer.status);
+    const on = (e: CustomEvent<SyncStatus>) => {
+      if (!test(e.detail)) return;
+      syncer.removeEventListener("status", on);
+      resolve(e.detail);
+    };
+    syncer.addEventListener("status", on);
+  });
+}
+
+const idleAfter = (syncer: Syncer) =>
+  statusWhere(syncer, (s) => s.stage === "in-sync" || s.phase === "error");
+
+Deno.test("`Syncer` catches a fresh node up with a 1,000-tipset chain in batches", async () => {
+  const genesis = genesisWithMiners();
+  await withSink(genesis, async (store) => {
+    const source = new ChainSource(store.heaviest);
+    const chain = source.grow(1000);
+    const top = chain.at(-1)!;
+    const calls: { messages: boolean; length: number }[] = [];
+    const syncer = makeSyncer(store, source.fetcher("peer-1", calls));
+    syncer.start();
+    try {
+      equal(syncer.inSync, true, "idle counts as in sync");
+      syncer.addTarget({
+        peerId: "peer-1",
+        cids: top.tipset.cids,
+        height: 1000,
+        weight: top.weight,
+      });
+      const done = await idleAfter(syncer);
+      equal(done.stage, "in-sync", done.message);
+      ok(store.heaviest.equals(top.tipset), `head at ${store.heaviest.height}`);
+      equal(store.weight, top.weight);
+      // Headers back in 5 batches of 200, then 5 with messages forward.
+      deepStrictEqual(calls.filter((c) => !c.messages).length, 5);
+      deepStrictEqual(calls.filter((c) => c.messages).map((c) => c.length), [
+        200,
+        200,
+        200,
+        200,
+        200,
+      ]);
+      // Every height is indexed on the new chain.
+      equal((await store.getTipSetByHeight(500)).key.toString(), chain[499].tipset.key.toString());
+    } finally {
+      await syncer.stop();
+    }
+  });
+});
+
+Deno.test("`Syncer` switches to a heavier fork and ignores a lighter one", async () => {
+  const genesis = genesisWithMiners();
+  await withSink(genesis, async (store) => {
+    const source = new ChainSource(store.heaviest);
+    const main = source.grow(300);
+    const syncer = makeSyncer(store, source.fetcher("peer-1"));
+    syncer.start();
+    try {
+      const top = main.at(-1)!;
+      syncer.addTarget({ peerId: "p", cids: top.tipset.cids, height: 300, weight: top.weight });
+      await idleAfter(syncer);
+      ok(store.heaviest.equals(top.tipset));
+
+      // A fork from height 250 with two blocks per tipset: 60 tipsets outweigh the 50 it replaces.
+      const fork = source.grow(60, {
+        from: main[249],
+        miners: [MINERS[0], MINERS[2]],
+        salt: "fork",
+      });
+      const forkTop = fork.at(-1)!;
+      ok(forkTop.weight > top.weight);
+      syncer.addTarget({
+        peerId: "p2",
+        cids: forkTop.tipset.cids,
+        height: 310,
+        weight: forkTop.weight,
+      });
+      await statusWhere(syncer, (s) => s.target?.peerId === "p2" && s.stage === "in-sync");
+      ok(store.heaviest.equals(forkTop.tipset), `head at ${store.heaviest.height}`);
+      equal((await store.getTipSetByHeight(280)).key.toString(), fork[29].tipset.key.toString());
+
+      // A lighter fork is not even fetched.
+      const light = source.grow(10, { from: main[289], salt: "light" });
+      syncer.addTarget({
+        peerId: "p3",
+        cids: light.at(-1)!.tipset.cids,
+        height: 300,
+        weight: light.at(-1)!.weight,
+      });
+      ok(store.heaviest.equals(forkTop.tipset));
+    } finally {
+      await syncer.stop();
+    }
+  });
+});
+
+Deno.test("`Syncer` rejects a chain with a bad block, penalises its peer, then syncs from an honest one", async () => {
+  const genesis = genesisWithMiners();
+  await withSink(genesis, async (store) => {
+    const honest = new ChainSource(store.heaviest);
+    const good = honest.grow(400);
+    const liar = new ChainSource(store.heaviest);
+    // The same chain up to 149, then a block at 150 that its miner did not sign, heavier on top.
+    const shared = liar.grow(149);
+    const bad = liar.grow(300, { from: shared.at(-1), corrupt: 150, salt: "bad" });
+    const blamed: string[] = [];
+    // One fetcher: the liar's chain from the liar, the honest chain from the honest peer.
+    const fetcher: SyncFetcher = {
+      getChain: (head, length, options) => {
+        const key = TipSetKey.of(head).toString();
+        const from = liar.byKey.has(key) ? liar : honest;
+        return from.fetcher(from === liar ? "liar" : "honest").getChain(head, length, options);
+      },
+    };
+    const syncer = makeSyncer(store, fetcher, blamed);
+    syncer.start();
+    try {
+      const badTop = bad.at(-1)!;
+      syncer.addTarget({
+        peerId: "liar",
+        cids: badTop.tipset.cids,
+        height: 449,
+        weight: badTop.weight,
+      });
+      const failed = await statusWhere(syncer, (s) => s.phase === "error");
+      ok(failed.message?.includes("invalid block"), failed.message);
+      ok(blamed.some((b) => b.startsWith("liar: invalid block")), blamed.join("; "));
+      ok(syncer.isBad(bad[0].tipset.cids[0]), "the bad block is remembered");
+      ok(
+        store.heaviest.height < 150,
+        `the head stayed below the bad block (${store.heaviest.height})`,
+      );
+
+      const goodTop = good.at(-1)!;
+      syncer.addTarget({
+        peerId: "honest",
+        cids: goodTop.tipset.cids,
+        height: 400,
+        weight: goodTop.weight,
+      });
+      await statusWhere(syncer, (s) => s.target?.peerId === "honest" && s.stage === "in-sync");
+      ok(store.heaviest.equals(goodTop.tipset));
+      ok(!blamed.some((b) => b.startsWith("honest")), "the honest peer is not blamed");
+
+      // A target naming the known-bad block is dropped without fetching anything.
+      syncer.addTarget({
+        peerId: "liar",
+        cids: bad[0].tipset.cids,
+        height: 150,
+        weight: goodTop.weight + 1n,
+      });
+      equal(syncer.status.target?.peerId, "honest");
+    } finally {
+      await syncer.stop();
+    }
+  });
+});
+
+Deno.test("a sync cut short resumes from the last batch the head reached", async () => {
+  const genesis = genesisWithMiners();
+  await withSink(genesis, async (store, kv, ipld) => {
+    const source = new ChainSource(store.heaviest);
+    const chain = source.grow(1000);
+    const top = chain.at(-1)!;
+    // Stop the first syncer once its head has moved past 400 (a crash between batches).
+    const first = makeSyncer(store, source.fetcher("p"));
+    first.start();
+    first.addTarget({ peerId: "p", cids: top.tipset.cids, height: 1000, weight: top.weight });
+    await statusWhere(first, (s) => s.phase === "messages" && s.height >= 400);
+    await first.stop();
+    const reached = store.heaviest.height;
+    ok(reached >= 400 && reached < 1000, `head at ${reached} when stopped`);
+
+    // A new store over the same KV and blocks (a restart) resumes from its head.
+    const reopened = await ChainStore.open(kv, ipld, genesis.cid);
+    equal(reopened.heaviest.height, reached);
+    const calls: { messages: boolean; length: number }[] = [];
+    const second = makeSyncer(reopened, source.fetcher("p", calls));
+    second.start();
+    try {
+      second.addTarget({ peerId: "p", cids: top.tipset.cids, height: 1000, weight: top.weight });
+      await idleAfter(second);
+      ok(reopened.heaviest.equals(top.tipset));
+      const forward = calls.filter((c) => c.messages).reduce((n, c) => n + c.length, 0);
+      equal(
+        forward,
+        1000 - reached,
+        "only the tipsets above the resumed head were validated again",
+      );
+    } finally {
+      await second.stop();
+    }
+  });
+});
