@@ -1,15 +1,25 @@
 /**
  * Test chains for chain exchange: headers that link and sort like real ones (distinct tickets,
- * 1-3 blocks per tipset) but are not signed or valid beyond that; exchange only checks linkage.
+ * 1-3 blocks per tipset) and commit to their messages ({@link exchangeMessagesOf}) through their
+ * message roots, but are not signed or valid beyond that: exchange checks linkage and roots.
  *
  * @module
  */
 import type { CID } from "multiformats/cid";
 import { Address } from "../src/chain/address.ts";
+import { SigType } from "../src/chain/signature.ts";
 import { cidOf } from "../src/chain/types/cid.ts";
-import { type BlockHeader, type Message, TipSet } from "../src/chain/types/mod.ts";
+import {
+  type BlockHeader,
+  computeMsgMeta,
+  type Message,
+  messageCid,
+  type SignedMessage,
+  signedMessageCid,
+  TipSet,
+} from "../src/chain/types/mod.ts";
 
-/** Stands in for every state root, receipts root and message root. */
+/** Stands in for every state root and receipts root. */
 export const ANY_CID: CID = cidOf("any");
 
 /** A header at `height` on `parents`; `i` and `salt` make its ticket distinct. */
@@ -19,6 +29,7 @@ export function exchangeHeader(
   i: number,
   salt = "",
 ): BlockHeader {
+  const messages = exchangeBlockMessages(height, i);
   return {
     miner: Address.fromId(1000 + i),
     ticket: { vrfProof: new TextEncoder().encode(`ticket ${height} ${i} ${salt}`) },
@@ -30,7 +41,10 @@ export function exchangeHeader(
     height,
     parentStateRoot: ANY_CID,
     parentMessageReceipts: ANY_CID,
-    messages: ANY_CID,
+    messages: computeMsgMeta(
+      messages.bls.map((m) => messageCid(m)),
+      messages.secpk.map((m) => signedMessageCid(m)),
+    ).cid,
     blsAggregate: null,
     timestamp: 1_700_000_000 + height * 30,
     blockSig: null,
@@ -67,4 +81,28 @@ export function exchangeMessage(nonce: number): Message {
     method: 0n,
     params: new Uint8Array(0),
   };
+}
+
+/** Messages of block `i` at `height`: one shared by every block of the tipset, one its own. */
+function exchangeBlockMessages(
+  height: number,
+  i: number,
+): { bls: Message[]; secpk: SignedMessage[] } {
+  const secp: SignedMessage = {
+    message: exchangeMessage(1_000_000 + height * 10 + i),
+    signature: { type: SigType.SECP256K1, data: new Uint8Array(65).fill(i + 1) },
+  };
+  return {
+    bls: [exchangeMessage(height * 100), exchangeMessage(height * 100 + 1 + i)],
+    secpk: [secp],
+  };
+}
+
+/** The messages `header` (made by {@link exchangeHeader}) commits to. */
+export function exchangeMessagesOf(header: BlockHeader): {
+  bls: Message[];
+  secpk: SignedMessage[];
+} {
+  // The miner ID is 1000 + the index the header was made with (tipsets reorder blocks).
+  return exchangeBlockMessages(header.height, Number(header.miner.id) - 1000);
 }

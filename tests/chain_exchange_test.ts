@@ -8,7 +8,6 @@ import { deepStrictEqual, equal, ok, rejects } from "node:assert/strict";
 import * as dagCbor from "@ipld/dag-cbor";
 import type { Connection } from "@libp2p/interface";
 import type { CID } from "multiformats/cid";
-import { SigType } from "../src/chain/signature.ts";
 import {
   type BlockHeader,
   blockHeaderCid,
@@ -17,7 +16,7 @@ import {
   type TipSet,
 } from "../src/chain/types/mod.ts";
 import { cidOf } from "../src/chain/types/cid.ts";
-import { exchangeChain, exchangeMessage } from "./_exchange_chain.ts";
+import { exchangeChain, exchangeMessagesOf } from "./_exchange_chain.ts";
 import {
   ChainExchangeClient,
   ChainExchangeFailedError,
@@ -48,17 +47,6 @@ type BadAnswer = { peerId: string; kind: string; reason: string };
 
 const makeChain = exchangeChain;
 
-const message = exchangeMessage;
-
-/** Messages of block `i` at `height`: one shared by every block of the tipset, one its own. */
-function messagesOf(height: number, i: number): { bls: Message[]; secpk: SignedMessage[] } {
-  const secp: SignedMessage = {
-    message: message(1_000_000 + height * 10 + i),
-    signature: { type: SigType.SECP256K1, data: new Uint8Array(65).fill(i + 1) },
-  };
-  return { bls: [message(height * 100), message(height * 100 + 1 + i)], secpk: [secp] };
-}
-
 /** A ChainExchangeSource over `tipsets`; `withoutMessagesBelow` drops messages under a height. */
 class MemorySource implements ChainExchangeSource {
   readonly #byKey = new Map<string, TipSet>();
@@ -80,7 +68,7 @@ class MemorySource implements ChainExchangeSource {
   ): Promise<{ bls: Message[]; secpk: SignedMessage[] } | undefined> {
     const i = this.#index.get(blockHeaderCid(h).toString());
     if (i === undefined || h.height < this.#withoutMessagesBelow) return Promise.resolve(undefined);
-    return Promise.resolve(messagesOf(h.height, i));
+    return Promise.resolve(exchangeMessagesOf(h));
   }
 }
 
@@ -341,7 +329,7 @@ Deno.test("ChainExchangeClient returns messages per block and stops at a Partial
     equal(got.messages!.length, 4);
     for (let i = 0; i < 4; i++) {
       const ts = chain[11 - i];
-      deepStrictEqual(got.messages![i], ts.blocks.map((_, b) => messagesOf(ts.height, b)));
+      deepStrictEqual(got.messages![i], ts.blocks.map((b) => exchangeMessagesOf(b)));
     }
     // Asking past genesis: Partial, and the client returns what there is.
     const all = await exchange.getChain(chain[11].cids, 1000);
@@ -370,6 +358,39 @@ Deno.test("ChainExchangeClient routes around a server with a broken chain and re
       equal(badAnswers.events[0].peerId, bad.host.peerId.toString());
       equal(badAnswers.events[0].kind, "invalid");
       ok(/not connected/.test(badAnswers.events[0].reason), badAnswers.events[0].reason);
+    },
+  );
+});
+
+Deno.test("ChainExchangeClient.getMessages() fetches messages only, refusing ones that do not match the roots", async () => {
+  const chain = makeChain(1000);
+  // Serves the right chain, but each block's messages are those of the block one height up.
+  const swapped = new MemorySource(chain);
+  const wrong: ChainExchangeSource = {
+    getTipSet: (cids) => swapped.getTipSet(cids),
+    getBlockMessages: (h) => Promise.resolve(exchangeMessagesOf({ ...h, height: h.height + 1 })),
+  };
+  await withServers(
+    [{ source: wrong }, { source: new MemorySource(chain) }],
+    async ([liar, honest], client) => {
+      const exchange = new ChainExchangeClient({
+        libp2p: client.libp2p,
+        peers: () => [liar.host.peerId.toString(), honest.host.peerId.toString()],
+        spread: 1, // the liar first, every batch
+      });
+      const bad = recordEvents<BadAnswer>(exchange, "bad-answer");
+      // 950 known tipsets from 999 down: two requests (900 + 50), each refused from the liar.
+      const known = chain.slice(50).reverse();
+      const got = await exchange.getMessages(known);
+      bad.stop();
+      equal(got.peer, honest.host.peerId.toString());
+      equal(got.messages.length, 950);
+      for (const i of [0, 1, 899, 900, 949]) {
+        deepStrictEqual(got.messages[i], known[i].blocks.map((b) => exchangeMessagesOf(b)));
+      }
+      deepStrictEqual(bad.events.map((e) => e.kind), ["invalid", "invalid"]);
+      ok(bad.events.every((e) => e.peerId === liar.host.peerId.toString()));
+      ok(/do not match its message root/.test(bad.events[0].reason), bad.events[0].reason);
     },
   );
 });
@@ -430,6 +451,30 @@ Deno.test("ChainExchangeClient asks the preferred peer first, past peers that la
       equal(got.peer, ids[3]);
       equal(got.tipsets.length, 3);
       deepStrictEqual(bad.events, [], "no peer was asked before the preferred one");
+    },
+  );
+});
+
+Deno.test("ChainExchangeClient stops asking a preferred peer first once its answer failed", async () => {
+  const chain = makeChain(30);
+  await withServers(
+    [{ source: new BrokenSource(chain) }, { source: new MemorySource(chain) }],
+    async ([liar, honest], client) => {
+      const liarId = liar.host.peerId.toString();
+      const exchange = new ChainExchangeClient({
+        libp2p: client.libp2p,
+        peers: () => [honest.host.peerId.toString(), liarId],
+        spread: 1, // without the preference the honest peer is always first
+      });
+      const bad = recordEvents<BadAnswer>(exchange, "bad-answer");
+      // The liar announced the head: asked first, fails, the honest peer answers.
+      const first = await exchange.getChain(chain[29].cids, 10, { preferPeer: liarId });
+      equal(first.peer, honest.host.peerId.toString());
+      // Still named as preferred for the next batch, it is not asked first again.
+      const second = await exchange.getChain(chain[19].cids, 10, { preferPeer: liarId });
+      bad.stop();
+      equal(second.peer, honest.host.peerId.toString());
+      deepStrictEqual(bad.events.map((e) => e.peerId), [liarId], "the liar was asked once");
     },
   );
 });

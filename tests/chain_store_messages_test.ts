@@ -1,31 +1,18 @@
 /** Blocks with messages: stored under their MsgMeta root, read back in block order, checked. */
 import { deepStrictEqual, equal, rejects } from "node:assert/strict";
-import { Address } from "../src/chain/address.ts";
 import { ChainStore } from "../src/chain/chain_store.ts";
-import { devnetMinerFromSeed, makeDevnetTipSet } from "../src/chain/devnet_block_maker.ts";
+import {
+  devnetMinerFromSeed,
+  makeDevnetTipSet,
+  signDevnetTransfer,
+} from "../src/chain/devnet_block_maker.ts";
 import { buildGenesis } from "../src/chain/genesis.ts";
-import { signSecp256k1, SigType } from "../src/chain/signature.ts";
-import { InvalidChainDataError, type Message, messageCid } from "../src/chain/types/mod.ts";
+import { InvalidChainDataError } from "../src/chain/types/mod.ts";
 import { DevnetConsensus } from "../src/consensus/devnet_consensus.ts";
 import { MemoryIpldStore } from "../src/repo/memory_ipld_store.ts";
 
 const miner = devnetMinerFromSeed("m");
 const sender = devnetMinerFromSeed("sender");
-
-function message(nonce: number): Message {
-  return {
-    version: 0,
-    to: Address.fromId(1000),
-    from: sender.address,
-    nonce: BigInt(nonce),
-    value: 1n,
-    gasLimit: 1_000_000n,
-    gasFeeCap: 100n,
-    gasPremium: 10n,
-    method: 0n,
-    params: new Uint8Array(),
-  };
-}
 
 Deno.test("`ChainStore` keeps a block's messages under its message root and reads them back", async () => {
   const genesis = buildGenesis({
@@ -39,12 +26,9 @@ Deno.test("`ChainStore` keeps a block's messages under its message root and read
     const ipld = new MemoryIpldStore();
     await ipld.putMany(genesis.blocks);
     const store = await ChainStore.open(kv, ipld, genesis.header);
-    const bls = Array.from({ length: 12 }, (_, i) => message(i));
-    const secpk = [20, 21, 22].map((n) => {
-      const m = message(n);
-      const data = signSecp256k1(sender.privateKey, messageCid(m).bytes);
-      return { message: m, signature: { type: SigType.SECP256K1, data } };
-    });
+    // BLS messages travel unsigned (their aggregate signature is in the header).
+    const bls = Array.from({ length: 12 }, (_, i) => signDevnetTransfer(sender, i).message);
+    const secpk = [20, 21, 22].map((n) => signDevnetTransfer(sender, n));
     const made = makeDevnetTipSet(store.heaviest, 0n, {
       miners: [miner],
       blockDelay: 4,

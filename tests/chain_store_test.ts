@@ -202,3 +202,25 @@ Deno.test("`ChainStore.getBlockMessages()` answers empty blocks; `getTipSet` of 
     equal((await chain.getBlockHeader(t.cids[0]))?.height, 1);
   });
 });
+
+Deno.test("`ChainStore.getAcceptedTipSet()` serves accepted tipsets and their ancestry, not stored-only ones", async () => {
+  await withChain(async ({ chain, g }) => {
+    const tipsets = chainOf(g, range(1, 6));
+    await store(chain, tipsets);
+    await chain.setHead(tipsets[3], weightOf(tipsets[3])); // heights 1..4 accepted
+    // Stored (as a sync's walk back stores headers) but not accepted: not served.
+    equal(await chain.getAcceptedTipSet(tipsets[5].cids), undefined);
+    equal(await chain.getAcceptedTipSet(tipsets[4].cids), undefined);
+    ok((await chain.getTipSet(tipsets[5].cids))?.equals(tipsets[5]));
+    // Walked down from the head as a server does, each parent is served.
+    let at = await chain.getAcceptedTipSet(tipsets[3].cids);
+    const served: number[] = [];
+    while (at) {
+      served.push(at.height);
+      at = at.height === 0 ? undefined : await chain.getAcceptedTipSet(at.parents.cids);
+    }
+    assertEquals(served, [4, 3, 2, 1, 0]);
+    // Still not served after its parent was walked: acceptance comes from below, not above.
+    equal(await chain.getAcceptedTipSet(tipsets[4].cids), undefined);
+  });
+});

@@ -7,18 +7,19 @@
 import { deepStrictEqual, equal } from "node:assert/strict";
 import * as dagCbor from "@ipld/dag-cbor";
 import type { CID } from "multiformats/cid";
-import { Address } from "../src/chain/address.ts";
-import { devnetMinerFromSeed, makeDevnetTipSet } from "../src/chain/devnet_block_maker.ts";
+import {
+  devnetMinerFromSeed,
+  makeDevnetTipSet,
+  signDevnetTransfer,
+} from "../src/chain/devnet_block_maker.ts";
 import { buildGenesis } from "../src/chain/genesis.ts";
 import { blockGossipValidator, messageGossipValidator } from "../src/chain/gossip_validators.ts";
-import { signSecp256k1, SigType } from "../src/chain/signature.ts";
 import type { SyncTarget } from "../src/chain/sync/syncer.ts";
 import {
   type BlockHeader,
   encodeBlockMsg,
   encodeSignedMessage,
-  type Message,
-  messageCid,
+  signedMessageCid,
   TipSet,
 } from "../src/chain/types/mod.ts";
 import { Clock } from "../src/clock/clock.ts";
@@ -105,24 +106,46 @@ Deno.test("blockGossipValidator(): accept, reject and ignore as Lotus's block va
 
 Deno.test("messageGossipValidator(): a signed message is accepted, a forged or garbled one rejected", async () => {
   const sender = devnetMinerFromSeed("sender");
-  const message: Message = {
-    version: 0,
-    to: Address.fromId(1000),
-    from: sender.address,
-    nonce: 0n,
-    value: 1n,
-    gasLimit: 1_000_000n,
-    gasFeeCap: 100n,
-    gasPremium: 10n,
-    method: 0n,
-    params: new Uint8Array(),
-  };
-  const data = signSecp256k1(sender.privateKey, messageCid(message).bytes);
-  const signed = { message, signature: { type: SigType.SECP256K1, data } };
+  const signed = signDevnetTransfer(sender, 0);
+  const message = signed.message;
   const validate = messageGossipValidator();
   const decoded = (v: unknown) => dagCbor.decode(dagCbor.encode(v));
   equal(await validate("p", new Uint8Array(), decoded(encodeSignedMessage(signed))), "accept");
   const forged = { message: { ...message, value: 2n }, signature: signed.signature };
   equal(await validate("p", new Uint8Array(), decoded(encodeSignedMessage(forged))), "reject");
   equal(await validate("p", new Uint8Array(), [1, "x"]), "reject");
+});
+
+Deno.test("blockGossipValidator(): message CIDs must be the ones the header's root commits to", async () => {
+  const targets: SyncTarget[] = [];
+  const validate = blockGossipValidator({
+    clock: clockAt(10),
+    consensus,
+    isBad: () => false,
+    has: () => Promise.resolve(false),
+    onBlock: (target) => targets.push(target),
+  });
+  const sender = devnetMinerFromSeed("sender");
+  const transfers = [0, 1, 2].map((n) => signDevnetTransfer(sender, n));
+  const made = makeDevnetTipSet(genesisTipSet, 0n, {
+    miners: [miner],
+    blockDelay: 4,
+    consensus,
+    height: 5,
+    messages: [{ bls: [], secpk: transfers }],
+  });
+  const header = made.tipset.blocks[0];
+  const cids = transfers.map((t) => signedMessageCid(t));
+  const gossip = (secpk: CID[]) =>
+    dagCbor.decode(
+      dagCbor.encode(encodeBlockMsg({ header, blsMessages: [], secpkMessages: secpk })),
+    );
+  // One left out, or the order changed: not what the signed header names.
+  equal(await validate("relayer", new Uint8Array(), gossip(cids.slice(1))), "reject");
+  equal(await validate("relayer", new Uint8Array(), gossip([cids[1], cids[0], cids[2]])), "reject");
+  equal(targets.length, 0);
+  // The block's own lists: accepted, and the target carries them for fetching by CID.
+  equal(await validate("relayer", new Uint8Array(), gossip(cids)), "accept");
+  deepStrictEqual(targets[0].block?.secpkMessages.map(String), cids.map(String));
+  equal(targets[0].block?.header.height, 5);
 });

@@ -6,7 +6,11 @@
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import type { CID } from "multiformats/cid";
 import { ChainStore } from "../src/chain/chain_store.ts";
-import { devnetMinerFromSeed, makeDevnetTipSet } from "../src/chain/devnet_block_maker.ts";
+import {
+  devnetMinerFromSeed,
+  makeDevnetTipSet,
+  signDevnetTransfer,
+} from "../src/chain/devnet_block_maker.ts";
 import type { DevnetMiner, MadeTipSet } from "../src/chain/devnet_block_maker.ts";
 import { buildGenesis, type Genesis } from "../src/chain/genesis.ts";
 import {
@@ -15,7 +19,7 @@ import {
   type SyncFetcher,
   type SyncStatus,
 } from "../src/chain/sync/syncer.ts";
-import { TipSet, TipSetKey } from "../src/chain/types/mod.ts";
+import { signedMessageCid, TipSet, TipSetKey } from "../src/chain/types/mod.ts";
 import { Clock } from "../src/clock/clock.ts";
 import { FakeTimeSource } from "../src/clock/time_source.ts";
 import { DevnetConsensus } from "../src/consensus/devnet_consensus.ts";
@@ -24,6 +28,7 @@ import { MemoryIpldStore } from "../src/repo/memory_ipld_store.ts";
 const BLOCK_DELAY = 4;
 const GENESIS_TIME = 1_700_000_000;
 const MINERS = ["a", "b", "c"].map((s) => devnetMinerFromSeed(s));
+const SENDER = devnetMinerFromSeed("sender");
 
 function genesisWithMiners(): Genesis {
   return buildGenesis({
@@ -51,18 +56,33 @@ class ChainSource {
   /** Grows `count` tipsets on `from` (genesis when absent), with `miners` per tipset. */
   grow(
     count: number,
-    options: { from?: MadeTipSet; miners?: DevnetMiner[]; salt?: string; corrupt?: number } = {},
+    options: {
+      from?: MadeTipSet;
+      miners?: DevnetMiner[];
+      salt?: string;
+      corrupt?: number;
+      /** Signed transfers per block (default none). */
+      messages?: number;
+    } = {},
   ): MadeTipSet[] {
     const consensus = new DevnetConsensus(MINERS.map((m) => m.address));
     let parent = options.from?.tipset ?? this.genesis;
     let weight = options.from?.weight ?? 0n;
     const out: MadeTipSet[] = [];
     for (let i = 0; i < count; i++) {
+      const miners = options.miners ?? [MINERS[i % 2]];
       let made = makeDevnetTipSet(parent, weight, {
-        miners: options.miners ?? [MINERS[i % 2]],
+        miners,
         blockDelay: BLOCK_DELAY,
         consensus,
         salt: options.salt,
+        messages: miners.map((_, b) => ({
+          bls: [],
+          secpk: Array.from(
+            { length: options.messages ?? 0 },
+            (_, m) => signDevnetTransfer(SENDER, (parent.height * 8 + b) * 100 + m),
+          ),
+        })),
       });
       if (options.corrupt === made.tipset.height) {
         // A block whose signature is not its miner's: flip a byte of the signature.
@@ -82,6 +102,12 @@ class ChainSource {
 
   fetcher(peerId: string, calls: { messages: boolean; length: number }[] = []): SyncFetcher {
     return {
+      getMessages: (tipsets) => {
+        calls.push({ messages: true, length: tipsets.length });
+        const messages = tipsets.map((t) => this.byKey.get(t.key.toString())?.messages);
+        if (messages.some((m) => m === undefined)) return Promise.reject(new Error("not found"));
+        return Promise.resolve({ peerId, messages: messages.map((m) => m!) });
+      },
       getChain: (head: readonly CID[], length: number, options): Promise<FetchedChain> => {
         calls.push({ messages: options.messages, length });
         const tipsets: TipSet[] = [];
@@ -149,7 +175,7 @@ Deno.test("`Syncer` catches a fresh node up with a 1,000-tipset chain in batches
   const genesis = genesisWithMiners();
   await withSink(genesis, async (store) => {
     const source = new ChainSource(store.heaviest);
-    const chain = source.grow(1000);
+    const chain = source.grow(1000, { messages: 2 });
     const top = chain.at(-1)!;
     const calls: { messages: boolean; length: number }[] = [];
     const syncer = makeSyncer(store, source.fetcher("peer-1", calls));
@@ -166,7 +192,7 @@ Deno.test("`Syncer` catches a fresh node up with a 1,000-tipset chain in batches
       equal(done.stage, "in-sync", done.message);
       ok(store.heaviest.equals(top.tipset), `head at ${store.heaviest.height}`);
       equal(store.weight, top.weight);
-      // Headers back in 5 batches of 200, then 5 with messages forward.
+      // Headers back in 5 batches of 200, then the messages alone forward, in 5 batches.
       deepStrictEqual(calls.filter((c) => !c.messages).length, 5);
       deepStrictEqual(calls.filter((c) => c.messages).map((c) => c.length), [
         200,
@@ -175,8 +201,14 @@ Deno.test("`Syncer` catches a fresh node up with a 1,000-tipset chain in batches
         200,
         200,
       ]);
-      // Every height is indexed on the new chain.
+      // Every height is indexed on the new chain, and the messages are stored under their blocks.
       equal((await store.getTipSetByHeight(500)).key.toString(), chain[499].tipset.key.toString());
+      const stored = await store.getBlockMessages(chain[499].tipset.blocks[0]);
+      deepStrictEqual(
+        stored?.secpk.map((m) => m.message.nonce),
+        chain[499].messages[0].secpk.map((m) => m.message.nonce),
+      );
+      equal(stored?.secpk.length, 2);
     } finally {
       await syncer.stop();
     }
@@ -246,6 +278,10 @@ Deno.test("`Syncer` rejects a chain with a bad block, penalises its peer, then s
         const from = liar.byKey.has(key) ? liar : honest;
         return from.fetcher(from === liar ? "liar" : "honest").getChain(head, length, options);
       },
+      getMessages: (tipsets, options) => {
+        const from = liar.byKey.has(tipsets[0].key.toString()) ? liar : honest;
+        return from.fetcher(from === liar ? "liar" : "honest").getMessages(tipsets, options);
+      },
     };
     const syncer = makeSyncer(store, fetcher, blamed);
     syncer.start();
@@ -295,7 +331,7 @@ Deno.test("a sync cut short resumes from the last batch the head reached", async
   const genesis = genesisWithMiners();
   await withSink(genesis, async (store, kv, ipld) => {
     const source = new ChainSource(store.heaviest);
-    const chain = source.grow(1000);
+    const chain = source.grow(1000, { messages: 1 });
     const top = chain.at(-1)!;
     // Stop the first syncer once its head has moved past 400 (a crash between batches).
     const first = makeSyncer(store, source.fetcher("p"));
@@ -324,6 +360,91 @@ Deno.test("a sync cut short resumes from the last batch the head reached", async
       );
     } finally {
       await second.stop();
+    }
+  });
+});
+
+Deno.test("`Syncer` asks no peer for the messages of blocks whose message root is empty", async () => {
+  const genesis = genesisWithMiners();
+  await withSink(genesis, async (store) => {
+    const source = new ChainSource(store.heaviest);
+    // 250 tipsets without messages, then 50 with: only the batch holding those is asked about.
+    const plain = source.grow(250);
+    const busy = source.grow(50, { from: plain.at(-1), messages: 3 });
+    const top = busy.at(-1)!;
+    const calls: { messages: boolean; length: number }[] = [];
+    const syncer = makeSyncer(store, source.fetcher("p", calls));
+    syncer.start();
+    try {
+      syncer.addTarget({ peerId: "p", cids: top.tipset.cids, height: 300, weight: top.weight });
+      await idleAfter(syncer);
+      ok(store.heaviest.equals(top.tipset), `head at ${store.heaviest.height}`);
+      // Batches of 200 forward: [1..200] has no messages, [201..300] has some.
+      deepStrictEqual(calls.filter((c) => c.messages).map((c) => c.length), [100]);
+    } finally {
+      await syncer.stop();
+    }
+  });
+});
+
+Deno.test("`Syncer` takes a gossip block on its head by fetching its messages by CID", async () => {
+  const genesis = genesisWithMiners();
+  await withSink(genesis, async (store) => {
+    const source = new ChainSource(store.heaviest);
+    const base = source.grow(50);
+    const [next, after] = source.grow(2, { from: base.at(-1), messages: 3 });
+    const calls: { messages: boolean; length: number }[] = [];
+    const byCid: string[][] = [];
+    let failByCid = false;
+    const fetcher: SyncFetcher = {
+      ...source.fetcher("p", calls),
+      getMessagesByCid: (bls, secpk) => {
+        byCid.push(secpk.map(String));
+        if (failByCid) return Promise.reject(new Error("no peer has them"));
+        const made = [next, after].find((m) =>
+          m.messages[0].secpk.some((s) => signedMessageCid(s).equals(secpk[0]))
+        )!;
+        equal(bls.length, 0);
+        return Promise.resolve(made.messages[0]);
+      },
+    };
+    const syncer = makeSyncer(store, fetcher);
+    syncer.start();
+    try {
+      const top = base.at(-1)!;
+      syncer.addTarget({ peerId: "p", cids: top.tipset.cids, height: 50, weight: top.weight });
+      await idleAfter(syncer);
+      ok(store.heaviest.equals(top.tipset));
+      const before = calls.length;
+
+      // A gossip block on the head: no chain exchange at all, its messages by CID.
+      const gossip = (made: typeof next) => ({
+        peerId: "gossiper",
+        cids: made.tipset.cids,
+        height: made.tipset.height,
+        weight: made.weight,
+        block: {
+          header: made.tipset.blocks[0],
+          blsMessages: [],
+          secpkMessages: made.messages[0].secpk.map((s) => signedMessageCid(s)),
+        },
+      });
+      syncer.addTarget(gossip(next));
+      await statusWhere(syncer, (s) => s.target?.peerId === "gossiper" && s.stage === "in-sync");
+      ok(store.heaviest.equals(next.tipset), `head at ${store.heaviest.height}`);
+      equal(calls.length, before, "no chain exchange request");
+      equal(byCid.length, 1);
+      equal((await store.getBlockMessages(next.tipset.blocks[0]))?.secpk.length, 3);
+
+      // Messages not to be had by CID: the same block comes by chain exchange instead.
+      failByCid = true;
+      syncer.addTarget({ ...gossip(after), peerId: "gossiper-2" });
+      await statusWhere(syncer, (s) => s.target?.peerId === "gossiper-2" && s.stage === "in-sync");
+      ok(store.heaviest.equals(after.tipset), `head at ${store.heaviest.height}`);
+      equal(byCid.length, 2);
+      ok(calls.length > before, "fell back to chain exchange");
+    } finally {
+      await syncer.stop();
     }
   });
 });

@@ -80,6 +80,9 @@ const TIPSET_CACHE_SIZE = 2048;
 const HEAD_KEY: Deno.KvKey = ["chain", "head"];
 const REINDEX_KEY: Deno.KvKey = ["chain", "reindex"];
 const heightKey = (height: number): Deno.KvKey => ["chain", "height", height];
+/** Keys remembered as accepted by descent (see `#acceptedByDescent`): a few answers' worth. */
+const ACCEPTED_BY_DESCENT_MAX = 4096;
+
 const acceptedKey = (key: TipSetKey): Deno.KvKey => ["chain", "accepted", key.cid().bytes];
 
 interface HeadRecord {
@@ -157,6 +160,12 @@ export class ChainStore extends TypedEventTarget<ChainStoreEvents> implements Ch
   #head: TipSet;
   #weight: bigint;
   #cache = new Map<string, TipSet>();
+  /**
+   * Keys known accepted without a read: parents of tipsets found accepted (an accepted tipset's
+   * ancestry is accepted, and acceptance is never taken back). Serving a chain walks parents,
+   * so this saves one KV read per tipset served. Bounded; oldest forgotten first.
+   */
+  readonly #acceptedByDescent = new Set<string>();
   #queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
@@ -286,47 +295,24 @@ export class ChainStore extends TypedEventTarget<ChainStoreEvents> implements Ch
     messages?: readonly BlockMessages[],
     options: AbortOptions = {},
   ): Promise<void> {
-    if (messages && messages.length !== tipset.blocks.length) {
-      throw new RangeError(
-        `${messages.length} message lists for a tipset of ${tipset.blocks.length} blocks`,
-      );
-    }
+    await this.putTipSets([{ tipset, messages }], options);
+  }
+
+  /**
+   * Stores many tipsets in one batched `putMany` (a sync stores a whole chain-exchange answer at
+   * once: one KV commit per tipset was the walk back's main cost). `headers: false` stores only
+   * the messages, for tipsets whose headers are already stored. Throws InvalidChainDataError,
+   * storing nothing, when messages do not match their block's message root.
+   */
+  async putTipSets(
+    entries: readonly { tipset: TipSet; messages?: readonly BlockMessages[] }[],
+    options: AbortOptions & { headers?: boolean } = {},
+  ): Promise<void> {
     const blocks: Block[] = [];
-    tipset.blocks.forEach((header, i) => {
-      blocks.push({ cid: tipset.cids[i], bytes: serializeBlockHeader(header) });
-      if (header.messages.equals(EMPTY_MSG_META_BLOCK.cid)) {
-        blocks.push(EMPTY_AMT_BLOCK, EMPTY_MSG_META_BLOCK);
-      }
-      const msgs = messages?.[i];
-      if (!msgs) return;
-      if (
-        (msgs.bls.length > 0 || msgs.secpk.length > 0) &&
-        header.messages.equals(EMPTY_MSG_META_BLOCK.cid)
-      ) {
-        throw new InvalidChainDataError(`block ${tipset.cids[i]} has no messages, but some given`);
-      }
-      // A message-less block naming the empty MsgMeta (every devnet block, most test blocks):
-      // its blocks are already queued above, nothing to compute on the sync hot path.
-      const none = msgs.bls.length === 0 && msgs.secpk.length === 0;
-      if (none && header.messages.equals(EMPTY_MSG_META_BLOCK.cid)) return;
-      for (const m of msgs.bls) blocks.push({ cid: messageCid(m), bytes: serializeMessage(m) });
-      for (const m of msgs.secpk) {
-        blocks.push({ cid: signedMessageCid(m), bytes: serializeSignedMessage(m) });
-      }
-      // The message lists must be the ones the header commits to: a store that served other
-      // messages under this header would feed peers (and our own state) a lie.
-      const computed = computeMsgMeta(
-        msgs.bls.map((m) => messageCid(m)),
-        msgs.secpk.map((m) => signedMessageCid(m)),
-      );
-      if (!computed.cid.equals(header.messages)) {
-        throw new InvalidChainDataError(
-          `messages given for block ${tipset.cids[i]} do not match its message root`,
-        );
-      }
-      blocks.push(...computed.blocks);
-    });
-    await this.#ipld.putMany(blocks, options);
+    for (const { tipset, messages } of entries) {
+      blocks.push(...tipSetBlocks(tipset, messages, options.headers ?? true));
+    }
+    if (blocks.length > 0) await this.#ipld.putMany(blocks, options);
   }
 
   /** A stored header, or undefined. @throws CorruptRecordError if the stored bytes are not one. */
@@ -397,13 +383,14 @@ export class ChainStore extends TypedEventTarget<ChainStoreEvents> implements Ch
         readAmtV0(this.#ipld, meta.blsMessages, { maxCount: BLOCK_MESSAGE_LIMIT, ...options }),
         readAmtV0(this.#ipld, meta.secpkMessages, { maxCount: BLOCK_MESSAGE_LIMIT, ...options }),
       ]);
+      // Batched reads (getMany groups them): one await per message was most of serving time.
       const bls: Message[] = [];
-      for (const cid of blsCids) {
-        bls.push(deserializeMessage(await this.#ipld.get(asCid(cid), options)));
+      for await (const block of this.#ipld.getMany(blsCids.map(asCid), options)) {
+        bls.push(deserializeMessage(block.bytes));
       }
       const secpk: SignedMessage[] = [];
-      for (const cid of secpkCids) {
-        secpk.push(deserializeSignedMessage(await this.#ipld.get(asCid(cid), options)));
+      for await (const block of this.#ipld.getMany(secpkCids.map(asCid), options)) {
+        secpk.push(deserializeSignedMessage(block.bytes));
       }
       return { bls, secpk };
     } catch (err) {
@@ -423,6 +410,29 @@ export class ChainStore extends TypedEventTarget<ChainStoreEvents> implements Ch
    * starts validating from such a tipset and needs its weight (a fork point may lie off the
    * current head's chain, so the head cannot tell it).
    */
+  /**
+   * The tipset of these block CIDs if it was accepted (its ancestry stored and valid), else
+   * undefined: what this node serves to peers. Headers stored by a sync that has not validated
+   * them yet are not served: an honest node relaying them would take the blame for a liar's
+   * blocks (measured: a node that had tried a forged chain served it on, and was penalised).
+   */
+  async getAcceptedTipSet(
+    cids: readonly CID[],
+    options: AbortOptions = {},
+  ): Promise<TipSet | undefined> {
+    const tipset = await this.getTipSet(cids, options);
+    if (!tipset) return undefined;
+    const name = tipset.key.toString();
+    if (!this.#acceptedByDescent.has(name)) {
+      if (await this.acceptedWeight(tipset.key, options) === undefined) return undefined;
+    }
+    this.#acceptedByDescent.add(tipset.parents.toString());
+    if (this.#acceptedByDescent.size > ACCEPTED_BY_DESCENT_MAX) {
+      this.#acceptedByDescent.delete(this.#acceptedByDescent.values().next().value!);
+    }
+    return tipset;
+  }
+
   async acceptedWeight(key: TipSetKey, options: AbortOptions = {}): Promise<bigint | undefined> {
     options.signal?.throwIfAborted();
     const record = (await this.#kv.get<AcceptedRecord>(acceptedKey(key))).value;
@@ -752,4 +762,55 @@ function asCid(value: unknown): CID {
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * The IPLD blocks that store `tipset`: its headers (with the empty MsgMeta and AMT when a block
+ * names them) unless `headers` is false, and, when given, its messages with their MsgMeta and
+ * AMT nodes, checked against each header's message root.
+ */
+function tipSetBlocks(
+  tipset: TipSet,
+  messages: readonly BlockMessages[] | undefined,
+  headers: boolean,
+): Block[] {
+  if (messages && messages.length !== tipset.blocks.length) {
+    throw new RangeError(
+      `${messages.length} message lists for a tipset of ${tipset.blocks.length} blocks`,
+    );
+  }
+  const blocks: Block[] = [];
+  tipset.blocks.forEach((header, i) => {
+    const emptyRoot = header.messages.equals(EMPTY_MSG_META_BLOCK.cid);
+    if (headers) {
+      blocks.push({ cid: tipset.cids[i], bytes: serializeBlockHeader(header) });
+      if (emptyRoot) blocks.push(EMPTY_AMT_BLOCK, EMPTY_MSG_META_BLOCK);
+    }
+    const msgs = messages?.[i];
+    if (!msgs) return;
+    const none = msgs.bls.length === 0 && msgs.secpk.length === 0;
+    if (!none && emptyRoot) {
+      throw new InvalidChainDataError(`block ${tipset.cids[i]} has no messages, but some given`);
+    }
+    // A message-less block naming the empty MsgMeta: nothing to compute on the sync hot path
+    // (its MsgMeta and AMT go with the header).
+    if (none && emptyRoot) return;
+    for (const m of msgs.bls) blocks.push({ cid: messageCid(m), bytes: serializeMessage(m) });
+    for (const m of msgs.secpk) {
+      blocks.push({ cid: signedMessageCid(m), bytes: serializeSignedMessage(m) });
+    }
+    // The message lists must be the ones the header commits to: a store that served other
+    // messages under this header would feed peers (and our own state) a lie.
+    const computed = computeMsgMeta(
+      msgs.bls.map((m) => messageCid(m)),
+      msgs.secpk.map((m) => signedMessageCid(m)),
+    );
+    if (!computed.cid.equals(header.messages)) {
+      throw new InvalidChainDataError(
+        `messages given for block ${tipset.cids[i]} do not match its message root`,
+      );
+    }
+    blocks.push(...computed.blocks);
+  });
+  return blocks;
 }

@@ -21,7 +21,9 @@ import {
   type BlockHeader,
   blockHeaderSigningBytes,
   computeMsgMeta,
+  type Message,
   messageCid,
+  type SignedMessage,
   signedMessageCid,
   TipSet,
 } from "./types/mod.ts";
@@ -40,6 +42,27 @@ export function devnetMinerFromSeed(seed: string, network: Network = "t"): Devne
   });
   const publicKey = secp256k1.getPublicKey(privateKey, false);
   return { address: Address.fromSecp256k1PublicKey(publicKey, network), privateKey };
+}
+
+/**
+ * A value transfer of 1 attoFIL from `sender` to `f01000`, signed by the sender's key: the
+ * message devnet chains and tests carry. `nonce` makes each one distinct.
+ */
+export function signDevnetTransfer(sender: DevnetMiner, nonce: number | bigint): SignedMessage {
+  const message: Message = {
+    version: 0,
+    to: Address.fromId(1000),
+    from: sender.address,
+    nonce: BigInt(nonce),
+    value: 1n,
+    gasLimit: 1_000_000n,
+    gasFeeCap: 100n,
+    gasPremium: 10n,
+    method: 0n,
+    params: new Uint8Array(),
+  };
+  const data = signSecp256k1(sender.privateKey, messageCid(message).bytes);
+  return { message, signature: { type: SigType.SECP256K1, data } };
 }
 
 /** One made tipset: its blocks' messages and every IPLD block it needs stored. */

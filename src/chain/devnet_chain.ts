@@ -9,7 +9,14 @@ import type { AbortOptions } from "../abort.ts";
 import type { Consensus } from "../consensus/consensus.ts";
 import type { IpldStore } from "../repo/ipld_store.ts";
 import type { ChainStore } from "./chain_store.ts";
-import { type DevnetMiner, type MadeTipSet, makeDevnetTipSet } from "./devnet_block_maker.ts";
+import type { BlockMessageLists } from "./block_validator.ts";
+import {
+  type DevnetMiner,
+  devnetMinerFromSeed,
+  type MadeTipSet,
+  makeDevnetTipSet,
+  signDevnetTransfer,
+} from "./devnet_block_maker.ts";
 import { TipSet } from "./types/mod.ts";
 
 /** Tipsets stored per head move: bounds memory and what a crash can lose. */
@@ -24,6 +31,12 @@ export interface GrowOptions extends AbortOptions {
   readonly consensus: Consensus;
   /** Makes a fork differ from the main chain grown on the same head. */
   readonly salt?: string;
+  /**
+   * Signed secp256k1 transfers per block (default none), from one devnet account, nonces
+   * counting up from the grown chain's first height: real chains carry messages, and syncing
+   * them (fetch, signature checks, message roots) is most of a sync's work.
+   */
+  readonly messagesPerBlock?: number;
   /**
    * Test only: at this height, store a block its miner did not sign (and build on it), to make
    * a chain honest nodes must refuse. The head moves onto it regardless.
@@ -52,6 +65,7 @@ export async function growDevnetChain(
       blockDelay: options.blockDelay,
       consensus: options.consensus,
       salt: options.salt,
+      messages: devnetMessages(parent.height + 1, per, options.messagesPerBlock ?? 0),
     });
     if (made.tipset.height === options.corruptAt) made = corrupt(made);
     await ipld.putMany(made.blocks, options);
@@ -65,6 +79,20 @@ export async function growDevnetChain(
   }
   if (!last) throw new RangeError("count must be at least 1");
   return last;
+}
+
+/** The account devnet chains' transfers come from. */
+const DEVNET_SENDER = devnetMinerFromSeed("devnet chain sender");
+
+/** `perBlock` distinct transfers for each of `blocks` blocks at `height`. */
+function devnetMessages(height: number, blocks: number, perBlock: number): BlockMessageLists[] {
+  return Array.from({ length: blocks }, (_, b) => ({
+    bls: [],
+    secpk: Array.from(
+      { length: perBlock },
+      (_, i) => signDevnetTransfer(DEVNET_SENDER, (height * blocks + b) * perBlock + i),
+    ),
+  }));
 }
 
 /** The same tipset with its first block's signature damaged. */

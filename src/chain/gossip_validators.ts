@@ -3,9 +3,10 @@
  * verdicts before a message is forwarded, as Lotus's `BlockValidator` / `MessageValidator` do.
  *
  * - `reject` (the sender is penalised by gossipsub and by our reputation): bytes that do not
- *   decode as the topic's type, a block from a known-bad chain, over the message limit, or not
- *   passing the consensus checks (miner, election, signature); a message whose key-address
- *   sender did not sign it.
+ *   decode as the topic's type, a block from a known-bad chain, over the message limit, message
+ *   CID lists that are not what the header's message root commits to (Lotus `validateMsgMeta`),
+ *   or not passing the consensus checks (miner, election, signature); a message whose
+ *   key-address sender did not sign it.
  * - `ignore` (dropped, no penalty): a block more than {@link MAX_FUTURE_EPOCHS} epochs ahead of
  *   the clock (Lotus: it may be valid later, but we will not hold it), or one we already have.
  * - `accept`: forwarded; a block becomes a sync target (the syncer fetches what it misses by
@@ -24,6 +25,8 @@ import type { SyncTarget } from "./sync/syncer.ts";
 import {
   type BlockHeader,
   blockHeaderCid,
+  type BlockMsg,
+  computeMsgMeta,
   decodeBlockMsg,
   decodeSignedMessage,
   InvalidChainDataError,
@@ -41,19 +44,25 @@ export interface BlockGossipDeps {
   readonly isBad: (cid: CID) => boolean;
   /** Whether the block is already stored (a duplicate is ignored). */
   readonly has: (cid: CID) => Promise<boolean>;
-  /** Where accepted blocks go: the syncer's targets. */
+  /** Where accepted blocks go: the syncer's targets, carrying the block and its message CIDs. */
   readonly onBlock: (target: SyncTarget, header: BlockHeader) => void;
 }
 
 /** The blocks-topic validator. */
 export function blockGossipValidator(deps: BlockGossipDeps): GossipValidator {
   return async (from, _data, decoded) => {
+    let msg: BlockMsg;
     let header: BlockHeader;
     let cid: CID;
     try {
-      const msg = decodeBlockMsg(decoded);
+      msg = decodeBlockMsg(decoded);
       header = msg.header;
       if (msg.blsMessages.length + msg.secpkMessages.length > BLOCK_MESSAGE_LIMIT) return "reject";
+      // The CID lists travel beside the header: a relayer could swap them. Checked here, they
+      // are the block's own, and fetching messages by them cannot wrong the block.
+      if (!computeMsgMeta(msg.blsMessages, msg.secpkMessages).cid.equals(header.messages)) {
+        return "reject";
+      }
       cid = blockHeaderCid(header);
     } catch (err) {
       if (err instanceof InvalidChainDataError || err instanceof RangeError) return "reject";
@@ -73,6 +82,7 @@ export function blockGossipValidator(deps: BlockGossipDeps): GossipValidator {
       cids: tipset.cids,
       height: header.height,
       weight: deps.consensus.weight(tipset, header.parentWeight),
+      block: msg,
     }, header);
     return "accept";
   };

@@ -5,9 +5,11 @@
  */
 import * as dagCbor from "@ipld/dag-cbor";
 import type { AbortOptions } from "../abort.ts";
-
-/** Below this many buffered bytes, try to decode after each chunk instead of waiting for EOF. */
-const INCREMENTAL_DECODE_LIMIT = 64 * 1024;
+import {
+  CborItemScanner,
+  CborLengthOverCapError,
+  MalformedCborHeadError,
+} from "./cbor_item_scanner.ts";
 
 /** What a libp2p stream (v2 line) offers that these helpers use. */
 export interface RpcStream {
@@ -57,8 +59,10 @@ export async function readCborItem(stream: RpcStream, options: ReadOptions): Pro
   const timeout = timeoutController.signal;
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
   const iterator = stream.source[Symbol.asyncIterator]();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
+  // The item is decoded once, when the scanner says it is all here (or at EOF): a decode tried
+  // after every chunk re-decodes the whole prefix each time, quadratic in the message size.
+  const buffer = new GrowingBuffer();
+  const scanner = new CborItemScanner();
   const onAbort = () => {
     const err = timeout.aborted
       ? new StreamTimeoutError(`no complete message within ${options.timeoutMs} ms`)
@@ -71,20 +75,32 @@ export async function readCborItem(stream: RpcStream, options: ReadOptions): Pro
       const next = await nextOrAbort(iterator, signal);
       if (next.done) break;
       const chunk = next.value instanceof Uint8Array ? next.value : next.value.subarray();
-      total += chunk.length;
-      if (total > options.maxBytes) {
+      if (buffer.length + chunk.length > options.maxBytes) {
         throw new MessageTooLargeError(`message exceeds ${options.maxBytes} bytes`);
       }
-      chunks.push(chunk);
-      if (total <= INCREMENTAL_DECODE_LIMIT) {
-        const item = tryDecode(concat(chunks, total));
-        if (item.complete) return item.value;
+      buffer.append(chunk);
+      let end: number | undefined;
+      try {
+        end = scanner.scan(buffer.bytes, options.maxBytes);
+      } catch (err) {
+        if (err instanceof CborLengthOverCapError) {
+          throw new MessageTooLargeError(
+            `message exceeds ${options.maxBytes} bytes: ${err.message}`,
+          );
+        }
+        if (!(err instanceof MalformedCborHeadError)) throw err;
+        throw new MalformedMessageError(`malformed CBOR: ${err.message}`);
+      }
+      if (end !== undefined) {
+        // Bytes after the item can never make it valid (as Lotus, one item per direction).
+        if (end < buffer.length) {
+          throw new MalformedMessageError("trailing bytes after the message");
+        }
+        return decode(buffer.bytes);
       }
     }
-    if (total === 0) throw new EmptyStreamError("stream closed before any message");
-    const item = tryDecode(concat(chunks, total));
-    if (!item.complete) throw new MalformedMessageError(`malformed CBOR: ${item.reason}`);
-    return item.value;
+    if (buffer.length === 0) throw new EmptyStreamError("stream closed before any message");
+    throw new MalformedMessageError("malformed CBOR: the stream ended inside the message");
   } catch (err) {
     if (timeout.aborted && !(err instanceof MalformedMessageError)) {
       const e = new StreamTimeoutError(`no complete message within ${options.timeoutMs} ms`);
@@ -104,31 +120,39 @@ export async function writeCborItem(stream: RpcStream, value: unknown): Promise<
   await stream.sink([dagCbor.encode(value)]);
 }
 
-type Decoded = { complete: true; value: unknown } | { complete: false; reason: string };
-
-function tryDecode(bytes: Uint8Array): Decoded {
+/** Decodes one complete item; a well-formed structure can still break DAG-CBOR's rules. */
+function decode(bytes: Uint8Array): unknown {
   try {
-    return { complete: true, value: dagCbor.decode(bytes) };
+    return dagCbor.decode(bytes);
   } catch (err) {
-    const reason = (err as Error).message;
-    // Trailing bytes can never become valid by reading more.
-    if (/too many terminals/.test(reason)) {
-      throw new MalformedMessageError("trailing bytes after the message");
-    }
-    return { complete: false, reason };
+    throw new MalformedMessageError(`malformed CBOR: ${(err as Error).message}`);
   }
 }
 
-function concat(chunks: Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.length;
+/** Bytes appended chunk by chunk into one buffer that doubles as needed: O(n) copying in all. */
+class GrowingBuffer {
+  #data = new Uint8Array(4096);
+  #length = 0;
+
+  get length(): number {
+    return this.#length;
   }
-  chunks.splice(0, chunks.length, out);
-  return out;
+
+  /** The bytes so far (a view, valid until the next append). */
+  get bytes(): Uint8Array {
+    return this.#data.subarray(0, this.#length);
+  }
+
+  append(chunk: Uint8Array): void {
+    const needed = this.#length + chunk.length;
+    if (needed > this.#data.length) {
+      const grown = new Uint8Array(Math.max(needed, this.#data.length * 2));
+      grown.set(this.bytes);
+      this.#data = grown;
+    }
+    this.#data.set(chunk, this.#length);
+    this.#length = needed;
+  }
 }
 
 function nextOrAbort<T>(

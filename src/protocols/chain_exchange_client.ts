@@ -9,8 +9,11 @@
  * over the best few peers, so one fast peer is not asked for everything (Lotus shuffles its top
  * peers for the same reason, `ShufflePeersPrefix`).
  *
- * Not checked here, since it needs the message AMTs (a later step): that the messages of a block
- * are the ones its header's `Messages` (MsgMeta) commits to. Sync must check that before use.
+ * Messages are checked against their blocks' message roots (MsgMeta) before they are returned:
+ * wrong messages under a good header are the answering peer's fault, and must not make the sync
+ * judge the block bad. `getMessages` fetches only the messages of tipsets whose headers the
+ * caller already has (Lotus `GetChainMessages`): a sync walks back over headers first, so going
+ * forward it needs the messages alone.
  *
  * @module
  */
@@ -30,6 +33,7 @@ import {
 import {
   type BlockMessages,
   CHAIN_EXCHANGE_PROTOCOL,
+  checkMessageRoots,
   decodeResponse,
   encodeRequest,
   ExchangeOptions,
@@ -40,6 +44,7 @@ import {
   MAX_REQUEST_LENGTH,
   MAX_RESPONSE_BYTES,
   type ValidatedResponse,
+  type ValidateOptions,
   validateResponse,
 } from "./chain_exchange_message.ts";
 
@@ -49,6 +54,9 @@ import {
  * so one minute covers a slow honest peer while a stalled one costs at most that.
  */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+
+/** How long a peer whose answer failed is not asked first, even as the preferred peer. */
+export const NOT_FIRST_AFTER_FAILURE_MS = 10 * 60_000;
 
 /** Peers tried for one batch before giving up. */
 export const DEFAULT_MAX_ATTEMPTS = 5;
@@ -109,6 +117,14 @@ export interface ChainSegment {
   peer: string;
 }
 
+/** The messages of known tipsets, as `getMessages` returns them. */
+export interface MessagesSegment {
+  /** Per tipset (index-aligned with the tipsets asked about), per block, its messages. */
+  messages: BlockMessages[][];
+  /** The peer that served the last batch. */
+  peer: string;
+}
+
 /** Every peer tried for a batch failed (or there was none to ask). */
 export class ChainExchangeFailedError extends Error {
   override name = "ChainExchangeFailedError";
@@ -149,6 +165,12 @@ export class ChainExchangeClient extends TypedEventTarget<ChainExchangeClientEve
   readonly #spread: number;
   /** Round-robin position over the best peers, kept across calls. */
   #turn = 0;
+  /**
+   * Peers whose answer failed, and until when they are not asked first even when preferred: a
+   * peer that announces a head and then stalls or lies would otherwise be asked first for every
+   * batch of a long sync, costing a timeout each time.
+   */
+  readonly #notFirstUntil = new Map<string, number>();
 
   constructor(options: ChainExchangeClientOptions) {
     super();
@@ -203,14 +225,46 @@ export class ChainExchangeClient extends TypedEventTarget<ChainExchangeClientEve
     return options.messages ? { tipsets, messages, peer } : { tipsets, peer };
   }
 
+  /**
+   * The messages of `tipsets` (a chain from its head backwards, each the child of the next, as
+   * `getChain` returns them), with messages-only requests of at most 900 tipsets. Every answer
+   * is checked against the blocks' message roots; a peer whose answer does not match is a bad
+   * answer and the batch goes to the next peer. A Partial answer is continued from where it
+   * stopped. Throws ChainExchangeFailedError when a batch fails on every peer.
+   */
+  async getMessages(
+    tipsets: readonly TipSet[],
+    options: Omit<GetChainOptions, "messages"> = {},
+  ): Promise<MessagesSegment> {
+    if (tipsets.length === 0) throw new RangeError("no tipsets to fetch messages for");
+    const messages: BlockMessages[][] = [];
+    let peer = "";
+    while (messages.length < tipsets.length) {
+      const asked = tipsets.slice(messages.length, messages.length + MAX_REQUEST_LENGTH);
+      const request: ExchangeRequest = {
+        head: asked[0].cids,
+        length: asked.length,
+        options: ExchangeOptions.Messages,
+      };
+      const batch = await this.#request(request, options.signal, options.preferPeer, {
+        tipsets: asked,
+      });
+      peer = batch.peer;
+      messages.push(...batch.answer.messages!);
+    }
+    return { messages, peer };
+  }
+
   /** One batch: peers in turn until one answers validly, at most `maxAttempts`. */
   async #request(
     request: ExchangeRequest,
     signal: AbortSignal | undefined,
     preferPeer?: string,
+    known: ValidateOptions = {},
   ): Promise<{ answer: ValidatedResponse; peer: string }> {
     const ranked = this.#order();
-    const order = preferPeer !== undefined && ranked.includes(preferPeer)
+    const order = preferPeer !== undefined && ranked.includes(preferPeer) &&
+        !((this.#notFirstUntil.get(preferPeer) ?? 0) > Date.now())
       ? [preferPeer, ...ranked.filter((p) => p !== preferPeer)]
       : ranked;
     const attempts: { peerId: string; reason: string }[] = [];
@@ -218,7 +272,7 @@ export class ChainExchangeClient extends TypedEventTarget<ChainExchangeClientEve
       signal?.throwIfAborted();
       const started = Date.now();
       try {
-        const answer = await this.#ask(peerId, request, signal);
+        const answer = await this.#ask(peerId, request, signal, known);
         this.emit("good-answer", {
           peerId,
           tipsets: answer.tipsets.length,
@@ -230,6 +284,10 @@ export class ChainExchangeClient extends TypedEventTarget<ChainExchangeClientEve
         const reason = (err as Error).message;
         attempts.push({ peerId, reason });
         if (err instanceof NotConnectedError) continue;
+        this.#notFirstUntil.set(peerId, Date.now() + NOT_FIRST_AFTER_FAILURE_MS);
+        if (this.#notFirstUntil.size > 1024) {
+          this.#notFirstUntil.delete(this.#notFirstUntil.keys().next().value!);
+        }
         this.emit("bad-answer", { peerId, ...classify(err as Error), reason });
       }
     }
@@ -257,6 +315,7 @@ export class ChainExchangeClient extends TypedEventTarget<ChainExchangeClientEve
     peerId: string,
     request: ExchangeRequest,
     signal: AbortSignal | undefined,
+    known: ValidateOptions,
   ): Promise<ValidatedResponse> {
     const connection = this.#libp2p.getConnections(peerIdFromString(peerId))
       .find((c) => c.status === "open");
@@ -282,7 +341,14 @@ export class ChainExchangeClient extends TypedEventTarget<ChainExchangeClientEve
       reading.catch(() => {});
       await writeCborItem(rpc, encodeRequest(request));
       const response = decodeResponse(await reading);
-      return validateResponse(request, response);
+      const answer = validateResponse(request, response, known);
+      if (answer.messages) {
+        checkMessageRoots(
+          answer.tipsets.length > 0 ? answer.tipsets : known.tipsets!,
+          answer.messages,
+        );
+      }
+      return answer;
     } catch (err) {
       stream?.abort(err as Error);
       if (deadline.signal.aborted && !(signal?.aborted)) throw deadline.signal.reason;

@@ -31,6 +31,7 @@ import * as dagCbor from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
 import {
   type BlockHeader,
+  computeMsgMeta,
   decodeBlockHeader,
   decodeMessage,
   decodeSignedMessage,
@@ -451,6 +452,31 @@ export function validateResponse(
     }
   }
   return { status, tipsets, messages };
+}
+
+/**
+ * Checks that every block's messages are the ones its header commits to (its `Messages` MsgMeta
+ * root), as Lotus's syncer does before it uses fetched messages (`checkMsgMeta`). A response can
+ * pass `validateResponse` (indices in range) and still carry other messages than the blocks name:
+ * such an answer is the peer's fault, never the block's, so it must be refused here, before the
+ * block is judged. Throws InvalidExchangeResponseError naming the first block that does not match.
+ */
+export function checkMessageRoots(
+  tipsets: readonly TipSet[],
+  messages: readonly (readonly BlockMessages[])[],
+): void {
+  for (let i = 0; i < messages.length; i++) {
+    const tipset = tipsets[i];
+    messages[i].forEach((m, b) => {
+      const root = computeMsgMeta(
+        m.bls.map((x) => messageCid(x)),
+        m.secpk.map((x) => signedMessageCid(x)),
+      ).cid;
+      if (!root.equals(tipset.blocks[b].messages)) {
+        invalid(`messages of block ${tipset.cids[b]} do not match its message root`);
+      }
+    });
+  }
 }
 
 /**

@@ -26,6 +26,7 @@ import {
   StreamTimeoutError,
 } from "./cbor_rpc.ts";
 import {
+  type BlockMessages,
   type BSTipSet,
   type CompactedMessages,
   compactMessages,
@@ -55,6 +56,9 @@ export const RESPONSE_TIMEOUT_MS = 60_000;
  * stays far below this, while one peer cannot keep the server walking the chain without pause.
  */
 export const DEFAULT_REQUESTS_PER_PEER_PER_MINUTE = 300;
+
+/** Tipsets whose messages a server reads at once while it walks a messages request. */
+const MESSAGE_READS_IN_FLIGHT = 32;
 
 /** Requests served at once, across peers: bounds memory (one answer can be 120 MiB). */
 export const DEFAULT_MAX_CONCURRENT = 8;
@@ -256,35 +260,44 @@ export class ChainExchangeServer extends TypedEventTarget<ChainExchangeServerEve
     const wantHeaders = (request.options & ExchangeOptions.Headers) !== 0;
     const wantMessages = (request.options & ExchangeOptions.Messages) !== 0;
     const budget = this.#maxResponseBytes - RESPONSE_SLACK_BYTES;
-    const out: Uint8Array[] = [];
-    let size = 0;
     let tipset = await this.#source.getTipSet(request.head, { signal });
     if (tipset === undefined) {
       return { status: ExchangeStatus.NotFound, message: "head tipset not found", tipsets: [] };
     }
+    // Walk the parents (sequential by nature) while the messages of the tipsets already found
+    // are read concurrently, at most MESSAGE_READS_IN_FLIGHT tipsets at once: one read after
+    // another left both peers idle most of a messages request (measured).
+    const found: { tipset: TipSet; messages?: Promise<BlockMessages[] | undefined> }[] = [];
     while (true) {
       signal.throwIfAborted();
-      let messages: CompactedMessages | null = null;
+      let messages: Promise<BlockMessages[] | undefined> | undefined;
       if (wantMessages) {
-        const perBlock = [];
-        for (const header of tipset.blocks) {
-          const found = await this.#source.getBlockMessages(header, { signal });
-          if (found === undefined) break;
-          perBlock.push(found);
-        }
+        messages = this.#messagesOf(tipset, signal);
+        messages.catch(() => {}); // awaited below unless the walk stops first
+        const oldest = found.length - MESSAGE_READS_IN_FLIGHT;
+        if (oldest >= 0) await found[oldest].messages;
+      }
+      found.push({ tipset, messages });
+      if (found.length >= request.length || tipset.height === 0) break;
+      const parent = await this.#source.getTipSet(tipset.parents.cids, { signal });
+      if (parent === undefined) break;
+      tipset = parent;
+    }
+    const out: Uint8Array[] = [];
+    let size = 0;
+    for (const entry of found) {
+      let messages: CompactedMessages | null = null;
+      if (entry.messages) {
+        const perBlock = await entry.messages;
         // Messages we do not have end the segment here: what comes before is still an answer.
-        if (perBlock.length < tipset.blocks.length) break;
+        if (perBlock === undefined) break;
         messages = compactMessages(perBlock);
       }
-      const bs: BSTipSet = { blocks: wantHeaders ? tipset.blocks : [], messages };
+      const bs: BSTipSet = { blocks: wantHeaders ? entry.tipset.blocks : [], messages };
       const bytes = dagCbor.encode(encodeBSTipSet(bs));
       if (size + bytes.length > budget) break;
       size += bytes.length;
       out.push(bytes);
-      if (out.length >= request.length || tipset.height === 0) break;
-      const parent = await this.#source.getTipSet(tipset.parents.cids, { signal });
-      if (parent === undefined) break;
-      tipset = parent;
     }
     if (out.length === 0) {
       return {
@@ -295,6 +308,14 @@ export class ChainExchangeServer extends TypedEventTarget<ChainExchangeServerEve
     }
     const status = out.length < request.length ? ExchangeStatus.Partial : ExchangeStatus.Ok;
     return { status, message: "", tipsets: out };
+  }
+
+  /** Every block's messages of `tipset`, in block order, or undefined if any is not stored. */
+  async #messagesOf(tipset: TipSet, signal: AbortSignal): Promise<BlockMessages[] | undefined> {
+    const perBlock = await Promise.all(
+      tipset.blocks.map((header) => this.#source.getBlockMessages(header, { signal })),
+    );
+    return perBlock.some((m) => m === undefined) ? undefined : perBlock as BlockMessages[];
   }
 
   /** Writes the response and closes our side; resets the stream if the peer will not read it. */

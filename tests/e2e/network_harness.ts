@@ -209,6 +209,12 @@ export class Devnet implements AsyncDisposable {
   }
 }
 
+/** `peerId`'s reputation as `n` scores it (`Filnode.NetScores`), or undefined if unknown. */
+export async function reputationOf(n: DevnetNode, peerId: string): Promise<number | undefined> {
+  const scores = await n.call<{ ID: string; Reputation: number }[]>("Filnode.NetScores");
+  return scores.find((s) => s.ID === peerId)?.Reputation;
+}
+
 /**
  * Polls `check` until it returns a value other than `undefined`, or throws after `timeoutMs`
  * with the last value `describe` gives (so a failure says what was seen).

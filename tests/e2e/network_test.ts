@@ -14,7 +14,7 @@ import { devnetMinerFromSeed } from "../../src/chain/devnet_block_maker.ts";
 import { signSecp256k1, SigType } from "../../src/chain/signature.ts";
 import { messageCid, serializeSignedMessage } from "../../src/chain/types/mod.ts";
 import { fileURLToPath } from "node:url";
-import { base64, Devnet, type DevnetNode, poll } from "./network_harness.ts";
+import { base64, Devnet, type DevnetNode, poll, reputationOf } from "./network_harness.ts";
 import { LineProcess, STOP_TIMEOUT_MS } from "./harness.ts";
 
 const STRESS = Deno.env.get("FILNODE_STRESS") === "1";
@@ -40,11 +40,6 @@ interface BanEntry {
   Kind: string;
   Target: string;
 }
-interface ScoreEntry {
-  ID: string;
-  Reputation: number;
-  Connected: boolean;
-}
 interface PeerDetail {
   ID: string;
   LatencyMs: number | null;
@@ -52,8 +47,6 @@ interface PeerDetail {
 
 const bans = (n: DevnetNode) => n.call<BanEntry[]>("Filnode.NetBans");
 const stats = (n: DevnetNode) => n.call<GossipStats>("Filnode.GossipStats");
-const reputationOf = async (n: DevnetNode, peerId: string) =>
-  (await n.call<ScoreEntry[]>("Filnode.NetScores")).find((s) => s.ID === peerId)?.Reputation;
 
 /** The one JSON line of a fixture's output that has `key`, parsed. */
 function reportWith(proc: LineProcess, key: string, value?: unknown): Record<string, unknown> {

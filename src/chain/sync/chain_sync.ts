@@ -6,7 +6,9 @@
  * Reputation, as the issue asks: invalid blocks and answers that do not answer cost
  * `invalid-message`; malformed requests `malformed-message`; timeouts `timeout`; rate-limited
  * peers and honest "not found" answers only `useless-message`; validated answers earn
- * `useful-answer`.
+ * `useful-answer`, at most once per {@link REWARD_INTERVAL_MS} per peer: a peer that serves a
+ * long honest prefix must not bank enough reward to outweigh the forged block at its end
+ * (measured: +5 per 500-tipset answer left such a liar at +98 after its -100).
  *
  * @module
  */
@@ -22,6 +24,7 @@ import {
 } from "../../protocols/chain_exchange_server.ts";
 import type { ChainStore } from "../chain_store.ts";
 import { blockGossipValidator, messageGossipValidator } from "../gossip_validators.ts";
+import { fetchBlockMessages } from "./block_messages_by_cid.ts";
 import { Syncer } from "./syncer.ts";
 
 export interface ChainSyncDeps {
@@ -66,6 +69,24 @@ export class ChainSync {
           });
           return { peerId: segment.peer, tipsets: segment.tipsets, messages: segment.messages };
         },
+        getMessagesByCid: (bls, secpk, options) =>
+          fetchBlockMessages(
+            {
+              ipld: deps.ipld,
+              want: (cid, o) => network.host.bitswap.want(cid, o),
+            },
+            bls,
+            secpk,
+            options,
+          ),
+        getMessages: async (tipsets, options) => {
+          if (!this.#client) throw new Error("chain sync is not running");
+          const segment = await this.#client.getMessages(tipsets, {
+            signal: options.signal,
+            preferPeer: options.preferPeer,
+          });
+          return { peerId: segment.peer, messages: segment.messages };
+        },
       },
       consensus: deps.consensus,
       clock: deps.clock,
@@ -94,16 +115,10 @@ export class ChainSync {
     if (this.#running) return;
     const { network, chain, ipld, consensus, clock } = this.#deps;
     const log = this.#log;
-    // Only accepted tipsets are served: headers stored while a sync walked back are not yet
-    // valid, and an honest node relaying them would be blamed for a liar's blocks (measured: a
-    // node that had tried a forged chain served it on, and took the penalty).
+    // Only accepted tipsets are served (see ChainStore.getAcceptedTipSet).
     const server = new ChainExchangeServer({
       source: {
-        getTipSet: async (cids, options) => {
-          const tipset = await chain.getTipSet(cids, options);
-          if (!tipset) return undefined;
-          return await chain.acceptedWeight(tipset.key, options) === undefined ? undefined : tipset;
-        },
+        getTipSet: (cids, options) => chain.getAcceptedTipSet(cids, options),
         getBlockMessages: (header, options) => chain.getBlockMessages(header, options),
       },
     });
@@ -121,7 +136,15 @@ export class ChainSync {
       log(`chain exchange: answer from ${peerId} unusable (${kind}): ${reason}`);
       network.report(peerId, CLIENT_PENALTY[kind]);
     });
-    client.addEventListener("good-answer", (e) => network.report(e.detail.peerId, "useful-answer"));
+    const rewarded = new Map<string, number>(); // peer -> when last rewarded
+    client.addEventListener("good-answer", (e) => {
+      const { peerId } = e.detail;
+      const now = Date.now();
+      if (now - (rewarded.get(peerId) ?? -Infinity) < REWARD_INTERVAL_MS) return;
+      rewarded.set(peerId, now);
+      if (rewarded.size > 4096) rewarded.delete(rewarded.keys().next().value!);
+      network.report(peerId, "useful-answer");
+    });
     this.#server = server;
     this.#client = client;
     await server.start();
@@ -153,6 +176,9 @@ export class ChainSync {
     await this.#deps.network.host.libp2p.unhandle(CHAIN_EXCHANGE_PROTOCOL).catch(() => {});
   }
 }
+
+/** Shortest time between two `useful-answer` rewards for one peer's chain exchange answers. */
+export const REWARD_INTERVAL_MS = 60_000;
 
 /** What a server-side misbehaviour costs the peer. */
 const SERVER_PENALTY: Record<"malformed" | "timeout" | "rate-limited", ReputationEventKind> = {

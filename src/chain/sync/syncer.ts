@@ -5,20 +5,22 @@
  * For a target heavier than our head it:
  * 1. walks back from the target in batches of headers (chain exchange), storing each header as
  *    it arrives and keeping only tipset keys in memory, until it reaches a tipset we accepted;
- * 2. goes forward from there in batches: fetches the batch's messages, validates every block on
- *    its (already valid) parent, stores the tipset with its messages, and moves the head after
- *    each batch when the chain got heavier. A crash loses at most one batch of work: the head
- *    only ever names validated tipsets whose ancestry is stored, and the next start resumes from
- *    it;
+ * 2. goes forward from there in batches: reads the batch's stored headers, fetches only their
+ *    messages (messages-only chain exchange; none for blocks whose message root is the empty
+ *    one), validates every block on its (already valid) parent, stores the messages, and moves
+ *    the head after each batch when the chain got heavier. The next batch is fetched while this
+ *    one is validated. A crash loses at most one batch of work: the head only ever names
+ *    validated tipsets whose ancestry is stored, and the next start resumes from it;
  * 3. switches to the heavier fork when the target's chain branches below our head (a reorg is the
  *    chain store's `setHead` on a tipset whose ancestry leaves our chain).
  *
- * A block that fails validation is remembered as bad (its descendants too), the peer that sent it
- * is penalised, and the target is dropped; the next target (another peer's) is tried. Memory is
+ * A block that fails validation is remembered as bad (its descendants too), the peer that served
+ * its header is penalised, and the target is dropped; the next target (another peer's) is tried. Memory is
  * bounded by the batch size plus one tipset key per height of the gap.
  *
  * @module
  */
+import { setImmediate } from "node:timers";
 import type { CID } from "multiformats/cid";
 import type { AbortOptions } from "../../abort.ts";
 import type { Clock } from "../../clock/clock.ts";
@@ -26,7 +28,8 @@ import type { Consensus } from "../../consensus/consensus.ts";
 import { TypedEventTarget } from "../../events.ts";
 import { UserError } from "../../errors.ts";
 import { BlockFromFutureError, type BlockMessageLists, validateBlock } from "../block_validator.ts";
-import { type TipSet, TipSetKey } from "../types/mod.ts";
+import { EMPTY_MSG_META_BLOCK } from "../empty_msg_meta.ts";
+import { type BlockMsg, TipSet, TipSetKey } from "../types/mod.ts";
 
 /** Tipsets per chain exchange request (Lotus's `MaxRequestLength` is 900). */
 export const DEFAULT_BATCH_SIZE = 500;
@@ -41,6 +44,12 @@ export interface SyncTarget {
   readonly cids: readonly CID[];
   readonly height: number;
   readonly weight: bigint;
+  /**
+   * From gossip: the block itself with its message CIDs (checked against its message root). A
+   * block on a tipset we accepted is then taken without chain exchange: its messages come by
+   * CID (store, then bitswap).
+   */
+  readonly block?: BlockMsg;
 }
 
 /** What the syncer reads and writes of the chain store. */
@@ -51,10 +60,10 @@ export interface SyncChainStore {
   getTipSet(cids: readonly CID[], options?: AbortOptions): Promise<TipSet | undefined>;
   /** The weight of an accepted tipset (its ancestry is stored and valid), else undefined. */
   acceptedWeight(key: TipSetKey, options?: AbortOptions): Promise<bigint | undefined>;
-  putTipSet(
-    tipset: TipSet,
-    messages?: readonly BlockMessageLists[],
-    options?: AbortOptions,
+  /** Stores tipsets in one batch; `headers: false` stores only the given messages. */
+  putTipSets(
+    entries: readonly { tipset: TipSet; messages?: readonly BlockMessageLists[] }[],
+    options?: AbortOptions & { headers?: boolean },
   ): Promise<void>;
   setHead(tipset: TipSet, weight: bigint, options?: AbortOptions): Promise<unknown>;
 }
@@ -79,6 +88,24 @@ export interface SyncFetcher {
     length: number,
     options: AbortOptions & { messages: boolean; preferPeer?: string },
   ): Promise<FetchedChain>;
+  /**
+   * The messages of `tipsets` (descending, each the child of the next), checked against their
+   * blocks' message roots: `messages[i][j]` belong to `tipsets[i].blocks[j]`.
+   */
+  getMessages(
+    tipsets: readonly TipSet[],
+    options: AbortOptions & { preferPeer?: string },
+  ): Promise<{ peerId: string; messages: readonly (readonly BlockMessageLists[])[] }>;
+  /**
+   * Messages by CID (store, then bitswap), for a gossip block: BLS messages by their CIDs, then
+   * signed secp256k1 ones. Throws when they cannot be had in time; the syncer then falls back
+   * to chain exchange.
+   */
+  getMessagesByCid?(
+    bls: readonly CID[],
+    secpk: readonly CID[],
+    options: AbortOptions,
+  ): Promise<BlockMessageLists>;
 }
 
 export interface SyncerOptions {
@@ -131,6 +158,8 @@ export class Syncer extends TypedEventTarget<SyncerEvents> {
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #running = false;
+  /** Where the current sync's time went, for its closing log line. */
+  #stats = newStats();
 
   constructor(options: SyncerOptions) {
     super();
@@ -228,10 +257,65 @@ export class Syncer extends TypedEventTarget<SyncerEvents> {
       height: target.height,
       startedAt: this.#o.clock.now(),
     });
+    this.#stats = newStats();
+    const started = performance.now();
+    if (target.block && await this.#acceptGossipBlock(target, target.block, options)) return;
     const path = await this.#collectHeaders(target, options);
     if (path.keys.length === 0) return; // the target is already accepted
+    const walked = performance.now();
     await this.#validateForward(target, path, options);
     this.#setStatus({ ...this.#status, phase: "complete", endedAt: this.#o.clock.now() });
+    const st = this.#stats;
+    const s = (ms: number) => (ms / 1000).toFixed(1);
+    this.#o.log?.(
+      `sync: reached height ${store.heaviest.height} (+${st.validated} tipsets) in ` +
+        `${s(performance.now() - started)} s: walk back ${s(walked - started)} s ` +
+        `(${st.headers} headers fetched), forward ${s(performance.now() - walked)} s ` +
+        `(waiting for batches ${s(st.waitMs)} s of their ${s(st.fetchMs)} s loading; ` +
+        `validating ${s(st.validateMs)} s; storing ${s(st.storeMs)} s)`,
+    );
+  }
+
+  /**
+   * Takes a gossip block whose parent tipset we accepted: messages by CID, validation on that
+   * parent, store, head. Returns false (the caller syncs by chain exchange) when its parent is
+   * not accepted or its messages cannot be had; throws SyncFailedError when the block is invalid.
+   */
+  async #acceptGossipBlock(
+    target: SyncTarget,
+    block: BlockMsg,
+    options: AbortOptions,
+  ): Promise<boolean> {
+    const { store, fetcher, consensus } = this.#o;
+    if (!fetcher.getMessagesByCid) return false;
+    const parent = await store.getTipSet(block.header.parents, options);
+    const parentWeight = parent && await store.acceptedWeight(parent.key, options);
+    if (!parent || parentWeight === undefined) return false;
+    let messages: BlockMessageLists;
+    try {
+      messages = await fetcher.getMessagesByCid(block.blsMessages, block.secpkMessages, options);
+    } catch (err) {
+      if (options.signal?.aborted) throw err;
+      this.#o.log?.(
+        `sync: messages of gossip block at ${block.header.height} not fetched by CID ` +
+          `(${(err as Error).message}); syncing by chain exchange`,
+      );
+      return false;
+    }
+    const tipset = TipSet.fromBlocks([block.header]);
+    this.#setStatus({ ...this.#status, phase: "messages", height: parent.height });
+    await this.#validateTipSet(tipset, [messages], parent, parentWeight, target.peerId, options);
+    const weight = consensus.weight(tipset, parentWeight);
+    await store.putTipSets([{ tipset, messages: [messages] }], options);
+    if (weight > store.weight) await store.setHead(tipset, weight, options);
+    this.#stats.validated = 1;
+    this.#setStatus({ ...this.#status, height: tipset.height });
+    this.#setStatus({ ...this.#status, phase: "complete", endedAt: this.#o.clock.now() });
+    this.#o.log?.(
+      `sync: took gossip block ${tipset.cids[0]} at height ${tipset.height} ` +
+        `(${block.blsMessages.length + block.secpkMessages.length} messages by CID)`,
+    );
+    return true;
   }
 
   /**
@@ -241,119 +325,223 @@ export class Syncer extends TypedEventTarget<SyncerEvents> {
   async #collectHeaders(
     target: SyncTarget,
     options: AbortOptions,
-  ): Promise<{ ancestor: TipSet; weight: bigint; keys: TipSetKey[] }> {
+  ): Promise<SyncPath> {
     const { store, fetcher, batchSize, maxGap } = this.#o;
     const descending: TipSetKey[] = [];
+    const servedBy: ServedRange[] = [];
     let cursor: readonly CID[] = target.cids;
-    while (true) {
-      options.signal?.throwIfAborted();
-      const known = await store.getTipSet(cursor, options);
-      if (known) {
-        const weight = await store.acceptedWeight(known.key, options);
-        if (weight !== undefined) return { ancestor: known, weight, keys: descending.reverse() };
-        // Stored by an earlier walk (before a crash or a failed batch) but not yet validated:
-        // walk it locally instead of fetching it again, so a restarted sync picks up where the
-        // last one stopped. Its blocks are still validated going forward.
-        if (known.height === 0) {
-          throw new SyncFailedError("the target's chain reaches a genesis that is not ours");
-        }
-        const bad = known.cids.find((c) => this.#bad.has(c.toString()));
-        if (bad) throw new SyncFailedError(`the target's chain contains the bad block ${bad}`);
-        if (descending.length >= maxGap) {
-          throw new SyncFailedError(`no accepted ancestor within ${maxGap} tipsets of the target`);
-        }
-        descending.push(known.key);
-        cursor = known.parents.cids;
-        if (descending.length % batchSize === 0) {
-          this.#setStatus({ ...this.#status, height: known.height });
-        }
-        continue;
-      }
-      if (descending.length >= maxGap) {
-        throw new SyncFailedError(`no accepted ancestor within ${maxGap} tipsets of the target`);
-      }
-      const answer = await fetcher.getChain(cursor, batchSize, {
-        ...options,
+    // The next batch is asked for as soon as an answer names its lowest tipset's parents, so
+    // the peer works on it while this answer is checked and stored. Aborted when the walk ends.
+    const done = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, done.signal]) : done.signal;
+    const fetch = (head: readonly CID[]) => {
+      const fetching = fetcher.getChain(head, batchSize, {
+        signal,
         messages: false,
         preferPeer: target.peerId,
       });
-      let reachedKnown: { tipset: TipSet; weight: bigint } | undefined;
-      for (const tipset of answer.tipsets) {
-        const bad = tipset.cids.find((c) => this.#bad.has(c.toString()));
-        if (bad) {
-          this.#o.onBadPeer?.(answer.peerId, `served known-bad block ${bad}`);
-          throw new SyncFailedError(`the target's chain contains the bad block ${bad}`);
+      fetching.catch(() => {}); // awaited below, or dropped when the walk ends first
+      return { key: TipSetKey.of(head).toString(), fetching };
+    };
+    let prefetched: ReturnType<typeof fetch> | undefined;
+    try {
+      while (true) {
+        signal.throwIfAborted();
+        const known = await store.getTipSet(cursor, { signal });
+        if (known) {
+          const weight = await store.acceptedWeight(known.key, { signal });
+          if (weight !== undefined) {
+            return { ancestor: known, weight, keys: descending.reverse(), servedBy };
+          }
+          // Stored by an earlier walk (before a crash or a failed batch) but not yet validated:
+          // walk it locally instead of fetching it again, so a restarted sync picks up where the
+          // last one stopped. Its blocks are still validated going forward.
+          if (known.height === 0) {
+            throw new SyncFailedError("the target's chain reaches a genesis that is not ours");
+          }
+          const bad = known.cids.find((c) => this.#bad.has(c.toString()));
+          if (bad) throw new SyncFailedError(`the target's chain contains the bad block ${bad}`);
+          if (descending.length >= maxGap) {
+            throw new SyncFailedError(
+              `no accepted ancestor within ${maxGap} tipsets of the target`,
+            );
+          }
+          descending.push(known.key);
+          const last = servedBy.at(-1);
+          if (last && last.peerId === undefined) last.lowest = known.height;
+          else servedBy.push({ lowest: known.height });
+          cursor = known.parents.cids;
+          if (descending.length % batchSize === 0) {
+            this.#setStatus({ ...this.#status, height: known.height });
+          }
+          continue;
         }
-        const weight = await store.acceptedWeight(tipset.key, options);
-        if (weight !== undefined) {
-          reachedKnown = { tipset, weight };
-          break;
+        if (descending.length >= maxGap) {
+          throw new SyncFailedError(`no accepted ancestor within ${maxGap} tipsets of the target`);
         }
-        await store.putTipSet(tipset, undefined, options);
-        descending.push(tipset.key);
+        const request = prefetched?.key === TipSetKey.of(cursor).toString()
+          ? prefetched
+          : fetch(cursor);
+        const answer = await request.fetching;
+        const lowest = answer.tipsets.at(-1);
+        // Not past an ancestor we have: that is where the walk ends.
+        const more = lowest !== undefined && lowest.height > 0 &&
+          await store.acceptedWeight(lowest.parents, { signal }) === undefined;
+        prefetched = more ? fetch(lowest.parents.cids) : undefined;
+        let reachedKnown: { tipset: TipSet; weight: bigint } | undefined;
+        const fresh: { tipset: TipSet }[] = [];
+        // An accepted tipset's ancestors are all accepted: unless the lowest tipset of the answer
+        // is, none is, and one read settles the whole answer.
+        const lowestAccepted = lowest && await store.acceptedWeight(lowest.key, { signal });
+        for (const tipset of answer.tipsets) {
+          const bad = tipset.cids.find((c) => this.#bad.has(c.toString()));
+          if (bad) {
+            this.#o.onBadPeer?.(answer.peerId, `served known-bad block ${bad}`);
+            throw new SyncFailedError(`the target's chain contains the bad block ${bad}`);
+          }
+          const weight = lowestAccepted === undefined
+            ? undefined
+            : await store.acceptedWeight(tipset.key, { signal });
+          if (weight !== undefined) {
+            reachedKnown = { tipset, weight };
+            break;
+          }
+          fresh.push({ tipset });
+          descending.push(tipset.key);
+        }
+        // One batched write per answer (one commit per tipset was most of the walk's time).
+        await store.putTipSets(fresh, { signal });
+        if (fresh.length > 0) {
+          servedBy.push({ lowest: fresh[fresh.length - 1].tipset.height, peerId: answer.peerId });
+        }
+        this.#stats.headers += fresh.length;
+        if (reachedKnown) {
+          return {
+            ancestor: reachedKnown.tipset,
+            weight: reachedKnown.weight,
+            keys: descending.reverse(),
+            servedBy,
+          };
+        }
+        const last = answer.tipsets.at(-1);
+        if (!last) throw new SyncFailedError("a peer answered with no tipsets");
+        if (last.height === 0) {
+          throw new SyncFailedError("the target's chain reaches a genesis that is not ours");
+        }
+        cursor = last.parents.cids;
+        this.#setStatus({ ...this.#status, height: last.height });
       }
-      if (reachedKnown) {
-        return {
-          ancestor: reachedKnown.tipset,
-          weight: reachedKnown.weight,
-          keys: descending.reverse(),
-        };
-      }
-      const last = answer.tipsets.at(-1);
-      if (!last) throw new SyncFailedError("a peer answered with no tipsets");
-      if (last.height === 0) {
-        throw new SyncFailedError("the target's chain reaches a genesis that is not ours");
-      }
-      cursor = last.parents.cids;
-      this.#setStatus({ ...this.#status, height: last.height });
+    } finally {
+      done.abort(new DOMException("walk back ended", "AbortError"));
     }
   }
 
   /**
-   * Validates the path from the accepted ancestor up, batch by batch, moving the head. Asks for
-   * headers and messages again (Headers | Messages): simple, but headers cross the wire twice;
-   * Lotus asks for messages only and matches them to the stored headers, the next step here.
+   * Validates the path from the accepted ancestor up, batch by batch, moving the head. The
+   * headers are stored (the walk back put them there); only messages are fetched, and the next
+   * batch's are fetched while this batch is validated, so the network and the CPU overlap.
    */
   async #validateForward(
     target: SyncTarget,
-    path: { ancestor: TipSet; weight: bigint; keys: TipSetKey[] },
+    path: SyncPath,
     options: AbortOptions,
   ): Promise<void> {
-    const { store, fetcher, batchSize, consensus } = this.#o;
+    const { store, batchSize, consensus } = this.#o;
     let parent = path.ancestor;
     let parentWeight = path.weight;
     this.#setStatus({ ...this.#status, phase: "messages", height: parent.height });
-    for (let at = 0; at < path.keys.length; at += batchSize) {
-      const batch = path.keys.slice(at, at + batchSize);
-      const top = batch[batch.length - 1];
-      const answer = await fetcher.getChain(top.cids, batch.length, {
+    // Aborted when this sync ends, however it ends: a prefetch must not outlive it.
+    const done = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, done.signal]) : done.signal;
+    const load = (at: number) => {
+      const loading = this.#loadBatch(path.keys.slice(at, at + batchSize), target, { signal });
+      loading.catch(() => {}); // awaited below, or dropped when the sync fails first
+      return loading;
+    };
+    try {
+      let next = load(0);
+      for (let at = 0; at < path.keys.length; at += batchSize) {
+        const waited = performance.now();
+        const batch = await next;
+        this.#stats.waitMs += performance.now() - waited;
+        if (at + batchSize < path.keys.length) next = load(at + batchSize);
+        const started = performance.now();
+        let ranSince = started;
+        for (let i = 0; i < batch.tipsets.length; i++) {
+          signal.throwIfAborted();
+          // Validation is CPU work with no I/O await: without a macrotask turn now and then,
+          // the next batch's prefetch (store reads, the request, the answer) cannot move, and
+          // nothing overlaps (measured: forward took validate + load, not the larger of them).
+          if (performance.now() - ranSince > YIELD_EVERY_MS) {
+            await new Promise((resolve) => setImmediate(resolve));
+            ranSince = performance.now();
+          }
+          const tipset = batch.tipsets[i];
+          await this.#validateTipSet(
+            tipset,
+            batch.messages[i],
+            parent,
+            parentWeight,
+            servedBy(path.servedBy, tipset.height) ?? target.peerId,
+            { signal },
+          );
+          parentWeight = consensus.weight(tipset, parentWeight);
+          parent = tipset;
+        }
+        const validated = performance.now();
+        await store.putTipSets(
+          batch.tipsets.map((tipset, i) => ({ tipset, messages: batch.messages[i] })),
+          { signal, headers: false },
+        );
+        this.#stats.validateMs += validated - started;
+        this.#stats.storeMs += performance.now() - validated;
+        this.#stats.validated += batch.tipsets.length;
+        // Move the head once the batch is valid, if it is heavier: a crash resumes from here.
+        if (parentWeight > store.weight) await store.setHead(parent, parentWeight, { signal });
+        this.#setStatus({ ...this.#status, height: parent.height });
+      }
+    } finally {
+      done.abort(new DOMException("sync batch no longer needed", "AbortError"));
+    }
+  }
+
+  /**
+   * A forward batch (ascending keys): its stored tipsets and their messages, ascending. Blocks
+   * whose message root is the empty MsgMeta have no messages; no peer is asked about a batch of
+   * only such blocks.
+   */
+  async #loadBatch(
+    keys: readonly TipSetKey[],
+    target: SyncTarget,
+    options: AbortOptions,
+  ): Promise<{ tipsets: TipSet[]; messages: (readonly BlockMessageLists[])[] }> {
+    const started = performance.now();
+    const tipsets: TipSet[] = [];
+    for (const key of keys) {
+      const tipset = await this.#o.store.getTipSet(key.cids, options);
+      // The walk back stored it and nothing deletes unaccepted headers during a sync.
+      if (!tipset) throw new SyncFailedError(`tipset ${key} is no longer stored`);
+      tipsets.push(tipset);
+    }
+    const empty = (t: TipSet) => t.blocks.every((b) => b.messages.equals(EMPTY_MSG_META_BLOCK.cid));
+    let messages: (readonly BlockMessageLists[])[];
+    if (tipsets.every(empty)) {
+      messages = tipsets.map((t) => t.blocks.map(() => NO_MESSAGES));
+    } else {
+      const got = await this.#o.fetcher.getMessages(tipsets.toReversed(), {
         ...options,
-        messages: true,
         preferPeer: target.peerId,
       });
-      if (!answer.messages || answer.tipsets.length !== batch.length) {
+      if (got.messages.length !== tipsets.length) {
         throw new SyncFailedError(
-          `asked ${answer.peerId} for ${batch.length} tipsets with messages, got ` +
-            `${answer.tipsets.length}${answer.messages ? "" : " without messages"}`,
+          `asked ${got.peerId} for the messages of ${tipsets.length} tipsets, got ` +
+            `${got.messages.length}`,
         );
       }
-      // The answer is descending; validate ascending.
-      for (let i = batch.length - 1; i >= 0; i--) {
-        options.signal?.throwIfAborted();
-        const tipset = answer.tipsets[i];
-        if (!tipset.key.equals(batch[batch.length - 1 - i])) {
-          throw new SyncFailedError(`${answer.peerId} answered with a different chain`);
-        }
-        const messages = answer.messages[i];
-        await this.#validateTipSet(tipset, messages, parent, parentWeight, answer.peerId, options);
-        parentWeight = consensus.weight(tipset, parentWeight);
-        await store.putTipSet(tipset, messages, options);
-        parent = tipset;
-      }
-      // Move the head once the batch is valid, if it is heavier: a crash resumes from here.
-      if (parentWeight > store.weight) await store.setHead(parent, parentWeight, options);
-      this.#setStatus({ ...this.#status, height: parent.height });
+      messages = got.messages.toReversed();
     }
+    this.#stats.fetchMs += performance.now() - started;
+    return { tipsets, messages };
   }
 
   async #validateTipSet(
@@ -369,7 +557,7 @@ export class Syncer extends TypedEventTarget<SyncerEvents> {
       try {
         await validateBlock(
           tipset.blocks[j],
-          messages[j] ?? { bls: [], secpk: [] },
+          messages[j] ?? NO_MESSAGES,
           { parent, parentWeight, blockDelay, clock, consensus },
           options,
         );
@@ -392,4 +580,42 @@ export class Syncer extends TypedEventTarget<SyncerEvents> {
     this.#status = status;
     this.emit("status", status);
   }
+}
+
+/** Longest stretch of validation before the event loop gets a turn (for I/O in flight). */
+const YIELD_EVERY_MS = 10;
+
+/** Counters of one sync. */
+function newStats() {
+  return { headers: 0, validated: 0, fetchMs: 0, waitMs: 0, validateMs: 0, storeMs: 0 };
+}
+
+/** A block without messages. */
+const NO_MESSAGES: BlockMessageLists = { bls: [], secpk: [] };
+
+/**
+ * Which peer served the headers from `lowest` up (to the next range's start), in a walk back;
+ * no peer for headers an earlier walk stored (a sync resumed after a restart).
+ */
+interface ServedRange {
+  lowest: number;
+  readonly peerId?: string;
+}
+
+/** What the walk back found: the accepted ancestor and the keys above it, ascending. */
+interface SyncPath {
+  readonly ancestor: TipSet;
+  readonly weight: bigint;
+  readonly keys: TipSetKey[];
+  /** Descending by height, one entry per answer that brought new headers. */
+  readonly servedBy: ServedRange[];
+}
+
+/**
+ * The peer that served the header at `height`, or undefined when an earlier walk stored it (a
+ * sync resumed after a restart): ranges are descending, so the first whose lowest height is at
+ * or below `height` holds it.
+ */
+function servedBy(ranges: readonly ServedRange[], height: number): string | undefined {
+  return ranges.find((range) => range.lowest <= height)?.peerId;
 }
