@@ -9,8 +9,11 @@ import {
   addressHash,
   InvalidAddressError,
   MAX_ACTOR_ID,
+  MAX_ADDRESS_STRING_LENGTH,
+  MAX_SUBADDRESS_LENGTH,
   Protocol,
 } from "../src/chain/address.ts";
+import { MAX_ADDRESS_BYTES } from "../src/chain/types/mod.ts";
 import { UserError } from "../src/errors.ts";
 
 /** Runs `fn`, asserts it throws an instance of `type` (message containing `includes`), returns it. */
@@ -193,11 +196,15 @@ Deno.test("Address.fromString() throws InvalidAddressError for malformed strings
     ["t2gfvuyh7v2sx3patm5k23wdzmhyhtmqctasbr24y", /checksum/],
     ["t2gfvuyh7v2sx3patm1k23wdzmhyhtmqctasbr24y", /base32/],
     ["t2gfvuyh7v2sx3paTm1k23wdzmhyhtmqctasbr24y", /base32/],
+    // Padding: go-address decodes with NoPadding, so a padded form is not the same address.
+    ["t15ihq5ibzwki2b4ep2f46avlkrqzhpqgtga7pdrq=", /base32/],
+    ["t15ihq5ibzwki2b4ep2f46avlkrqzhpqgtga7pdrq======", /base32/],
     ["t2", /length/],
     ["t1234", /base32|short/],
     ["t5gfvuyh7v2sx3patm5k23wdzmhyhtmqctasbr23y", /protocol/],
     ["tx1234", /protocol/],
-    ["t4gfvuyh7v2sx3patm5k23wdzmhyhtmqctasbr23y", /f4.*not supported/],
+    // An f2 body under the f4 digit: "g" before the first "f" is no namespace.
+    ["t4gfvuyh7v2sx3patm5k23wdzmhyhtmqctasbr23y", /namespace/],
     ["t0banananananannnnnnn", /ID/],
     ["t0-1", /ID/],
     ["t007", /ID/],
@@ -229,7 +236,7 @@ Deno.test("Address.fromBytes() throws InvalidAddressError for malformed bytes", 
   const bad: number[][] = [
     [],
     [0],
-    [4, 4, 4],
+    [5, 4, 4], // go-address's unknown-protocol vector ([4, 4, 4] is now a valid f4 address)
     [9, 1, 2],
     [1, ...new Array(19).fill(0)],
     [1, ...new Array(21).fill(0)],
@@ -273,4 +280,300 @@ Deno.test("Address.id throws for a non-ID address", () => {
   const a = Address.fromString("f17uoq6tp427uzv7fztkbsnn64iwotfrristwpryy");
   assertThrows(() => a.id, InvalidAddressError);
   assertEquals(a.withNetwork("t").toString(), "t17uoq6tp427uzv7fztkbsnn64iwotfrristwpryy");
+});
+
+// ---------------------------------------------------------------------------------------------
+// Delegated (f4) addresses.
+
+/** [string form, byte form (hex), namespace, subaddress (hex)] */
+type DelegatedVector = [string, string, bigint, string];
+
+const DELEGATED_VECTORS: DelegatedVector[] = [
+  // filecoin-project/go-address address_test.go, TestDelegatedAddress (mainnet strings; the byte
+  // form there is varint.ToUvarint(namespace) || subaddress, written out here).
+  ["f432f77777777x32lpna", "0420ffffffffff", 32n, "ffffffffff"],
+  ["f49223372036854775807fiic6zsy", "04ffffffffffffffff7f", MAX_ACTOR_ID, ""],
+  [
+    "f49223372036854775807faaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaahwgiuam",
+    "04ffffffffffffffff7f" + "00".repeat(54),
+    MAX_ACTOR_ID,
+    "00".repeat(54),
+  ],
+  // hugomrdias/filecoin (iso-filecoin, the library behind filsnap)
+  // packages/iso-filecoin/test/address.test.js, `delegated` vectors: string -> bytes, and back.
+  [
+    "f410feot7hrogmplrcupubsdbbqarkdewmb4vkwc5qqq",
+    "040a23a7f3c5c663d71151f40c8610c01150c9660795",
+    10n,
+    "23a7f3c5c663d71151f40c8610c01150c9660795",
+  ],
+  [
+    "f410fek3n2tlnqghc5phd2lqatisj7d57j2lf5hgcs2q",
+    "040a22b6dd4d6d818e2ebce3d2e009a249f8fbf4e965",
+    10n,
+    "22b6dd4d6d818e2ebce3d2e009a249f8fbf4e965",
+  ],
+  [
+    "f410firjm446mw5tqabmlxjp4sxwshdhrff7adk4srea",
+    "040a4452ce73ccb76700058bba5fc95ed238cf1297e0",
+    10n,
+    "4452ce73ccb76700058bba5fc95ed238cf1297e0",
+  ],
+  // Ethereum address 0xd388ab098ed3e84c0d808776440b48f685198498 <-> t410f2oek...: the example of
+  // docs.filecoin.io "Address types" (filecoin-evm-runtime), asserted by the same iso-filecoin
+  // test ("should convert from eth address") and by Rust `parse_address` tests built on fvm_shared.
+  [
+    "t410f2oekwcmo2pueydmaq53eic2i62crtbeyuzx2gmy",
+    "040ad388ab098ed3e84c0d808776440b48f685198498",
+    10n,
+    "d388ab098ed3e84c0d808776440b48f685198498",
+  ],
+];
+
+Deno.test("Address f4 string <-> bytes matches published go-address / iso-filecoin vectors", () => {
+  for (const [text, hex, namespace, sub] of DELEGATED_VECTORS) {
+    const net = text[0] as "f" | "t";
+    const parsed = Address.fromString(text);
+    assertEquals(parsed.protocol, Protocol.DELEGATED, text);
+    assertEquals(parsed.network, net);
+    assertEquals(bytesToHex(parsed.bytes), hex, text);
+    assertEquals(parsed.namespace, namespace, text);
+    assertEquals(bytesToHex(parsed.subaddress), sub, text);
+    assertEquals(parsed.toString(), text);
+    assertEquals(JSON.stringify(parsed), JSON.stringify(text));
+
+    const fromBytes = Address.fromBytes(hexToBytes(hex), net);
+    assertEquals(fromBytes.toString(), text, hex);
+    assert(fromBytes.equals(parsed));
+
+    const built = Address.fromDelegated(namespace, hexToBytes(sub), net);
+    assertEquals(built.toString(), text);
+    assertEquals(bytesToHex(built.bytes), hex);
+
+    // The other network prefix names the same address with the same body.
+    const other = net === "f" ? "t" : "f";
+    const flipped = Address.fromString(other + text.slice(1));
+    assert(flipped.equals(parsed));
+    assertEquals(parsed.withNetwork(other).toString(), other + text.slice(1));
+    assert(text.length <= MAX_ADDRESS_STRING_LENGTH);
+  }
+});
+
+Deno.test("Address f4 checksum covers protocol byte, namespace varint and subaddress", () => {
+  // Re-derive one published vector by hand, without the Address encoder.
+  const sub = hexToBytes("d388ab098ed3e84c0d808776440b48f685198498");
+  const checksum = blake2b(Uint8Array.of(4, 10, ...sub), { dkLen: 4 });
+  assertEquals(
+    "t410f" + base32.baseEncode(Uint8Array.of(...sub, ...checksum)),
+    "t410f2oekwcmo2pueydmaq53eic2i62crtbeyuzx2gmy",
+  );
+  // The same body under another namespace does not verify.
+  assertThrows(
+    () => Address.fromString("t411f2oekwcmo2pueydmaq53eic2i62crtbeyuzx2gmy"),
+    InvalidAddressError,
+    "checksum",
+  );
+});
+
+Deno.test("Address f4 longest forms fit MAX_ADDRESS_STRING_LENGTH and MAX_ADDRESS_BYTES", () => {
+  const longest = Address.fromDelegated(MAX_ACTOR_ID, new Uint8Array(MAX_SUBADDRESS_LENGTH));
+  assertEquals(longest.toString().length, MAX_ADDRESS_STRING_LENGTH);
+  assertEquals(MAX_ADDRESS_STRING_LENGTH, 115); // go-address MaxAddressStringLength
+  // 1 protocol byte + 9 varint bytes + 54: exactly the 64-byte cap of go-address UnmarshalCBOR.
+  assertEquals(longest.bytes.length, MAX_ADDRESS_BYTES);
+  assert(Address.fromString(longest.toString()).equals(longest));
+  // Empty subaddress and namespace 0 are valid (go-address accepts both).
+  const smallest = Address.fromBytes(Uint8Array.of(4, 0));
+  assertEquals(smallest.namespace, 0n);
+  assertEquals(smallest.subaddress.length, 0);
+  assert(Address.fromString(smallest.toString()).equals(smallest));
+  assert(smallest.toString().startsWith("f40f"));
+});
+
+Deno.test("Address f4 random namespaces and subaddresses round-trip", () => {
+  const rand = new Uint8Array(8);
+  for (let i = 0; i < 300; i++) {
+    crypto.getRandomValues(rand);
+    // Random bit length first, so every varint length from 1 to 9 bytes comes up.
+    const bits = BigInt(i % 64);
+    const namespace = new DataView(rand.buffer).getBigUint64(0) & ((1n << bits) - 1n) &
+      MAX_ACTOR_ID;
+    const sub = crypto.getRandomValues(new Uint8Array(i % (MAX_SUBADDRESS_LENGTH + 1)));
+    const net = i % 2 === 0 ? "f" : "t";
+    const a = Address.fromDelegated(
+      i % 3 === 0 ? namespace : BigInt.asUintN(63, namespace),
+      sub,
+      net,
+    );
+    const text = a.toString();
+    assert(text.length <= MAX_ADDRESS_STRING_LENGTH, text);
+    assert(text.startsWith(`${net}4${namespace}f`), text);
+    const parsed = Address.fromString(text);
+    assert(parsed.equals(a), text);
+    assertEquals(parsed.namespace, namespace);
+    assertEquals(bytesToHex(parsed.subaddress), bytesToHex(sub));
+    const again = Address.fromBytes(a.bytes, net);
+    assertEquals(again.toString(), text);
+    assertEquals(a.bytes.length <= MAX_ADDRESS_BYTES, true);
+    // Independent checksum over protocol byte || payload.
+    const body = base32.baseDecode(text.slice(text.indexOf("f", 2) + 1));
+    assertEquals(
+      bytesToHex(body.subarray(body.length - 4)),
+      bytesToHex(blake2b(a.bytes, { dkLen: 4 })),
+    );
+  }
+  // Small numbers are accepted as well as bigints.
+  assert(
+    Address.fromDelegated(10, new Uint8Array(20)).equals(
+      Address.fromDelegated(10n, new Uint8Array(20)),
+    ),
+  );
+});
+
+Deno.test("Address.fromString() throws InvalidAddressError for malformed f4 strings", () => {
+  const good = "f410feot7hrogmplrcupubsdbbqarkdewmb4vkwc5qqq";
+  // A valid-looking string whose subaddress is 55 bytes, with a correct checksum.
+  const sub55 = new Uint8Array(MAX_SUBADDRESS_LENGTH + 1);
+  const long = "f410f" +
+    base32.baseEncode(
+      Uint8Array.of(...sub55, ...addressChecksum(Protocol.DELEGATED, Uint8Array.of(10, ...sub55))),
+    );
+  const bad: [string, RegExp][] = [
+    // Bad checksum: one subaddress character changed.
+    [good.slice(0, 12) + (good[12] === "a" ? "b" : "a") + good.slice(13), /checksum/],
+    // Checksum of a valid address, last byte flipped.
+    [
+      "f410f" + base32.baseEncode((() => {
+        const body = base32.baseDecode(good.slice(5));
+        body[body.length - 1] ^= 1;
+        return body;
+      })()),
+      /checksum/,
+    ],
+    [long, /subaddress is 55 bytes, max 54/],
+    // Missing "f" separator.
+    ["f4102oekwcmo2pueydmaq53eic2i62crtbeyuzx2gmy", /no "f"/],
+    ["t410", /no "f"/],
+    // Namespace not a canonical decimal actor ID.
+    ["f4xf2oekwcmo2pueydmaq53eic2i62crtbeyuzx2gmy", /namespace/],
+    ["f4f2oekwcmo2pueydmaq53eic2i62crtbeyuzx2gmy", /namespace/],
+    ["f4-10f2oekwcmo2pueydmaq53eic2i62crtbeyuzx2gmy", /namespace/],
+    ["f4+10f2oekwcmo2pueydmaq53eic2i62crtbeyuzx2gmy", /namespace/],
+    ["f41e1f2oekwcmo2pueydmaq53eic2i62crtbeyuzx2gmy", /namespace/],
+    ["f4010feot7hrogmplrcupubsdbbqarkdewmb4vkwc5qqq", /namespace/], // leading zero
+    ["f4\u0661\u0660feot7hrogmplrcupubsdbbqarkdewmb4vkwc5qqq", /namespace/], // Arabic-Indic digits
+    ["f49223372036854775808fiic6zsy", /range/], // 2^63
+    // ref-fvm shared/tests/address_test.rs `delegated_address` vectors use namespace u64::MAX,
+    // which go-address (and so Lotus) refuses: namespaces are actor IDs below 2^63.
+    ["f418446744073709551615ftnkyfaq", /range/],
+    [
+      "f418446744073709551615faaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaafbbuagu",
+      /length/,
+    ],
+    // Bad base32: a character outside the alphabet, uppercase, padding.
+    ["f410feot7hrogmplrcupubsdbbqarkdewmb4vkwc5qq1", /base32/],
+    ["f410fEot7hrogmplrcupubsdbbqarkdewmb4vkwc5qqq", /base32/],
+    ["f410feot7hrogmplrcupubsdbbqarkdewmb4vkwc5qqq=", /base32/],
+    // Too short to hold the checksum.
+    ["f410f", /checksum/],
+    ["f410faaaaa", /checksum/], // 3 bytes,
+    // Over the overall length cap.
+    ["f410f" + "a".repeat(MAX_ADDRESS_STRING_LENGTH), /length/],
+  ];
+  for (const [text, message] of bad) {
+    const err = assertThrows(() => Address.fromString(text), InvalidAddressError, undefined, text);
+    assert(message.test(err.message), `${text}: "${err.message}" should match ${message}`);
+  }
+  // The ref-fvm u64::MAX vector is refused for its range, not for a bad checksum.
+  const body = base32.baseDecode("tnkyfaq");
+  assertEquals(
+    bytesToHex(body),
+    bytesToHex(addressChecksum(Protocol.DELEGATED, hexToBytes("ffffffffffffffffff01"))),
+  );
+});
+
+Deno.test("Address f4 with a non-canonical base32 tail does not parse", () => {
+  // 24 bytes encode to 39 characters with 3 unused bits; setting them must not parse.
+  const good = "f410f2oekwcmo2pueydmaq53eic2i62crtbeyuzx2gmy";
+  const alphabet = "abcdefghijklmnopqrstuvwxyz234567";
+  const tweaked = good.slice(0, -1) + alphabet[alphabet.indexOf(good.at(-1)!) + 1];
+  assertThrows(() => Address.fromString(tweaked), InvalidAddressError);
+});
+
+Deno.test("Address.fromBytes() throws InvalidAddressError for malformed f4 bytes", () => {
+  const bad: [number[], RegExp][] = [
+    // go-address TestInvalidByteAddresses / ref-fvm invalid_byte_addresses: a hanging varint and
+    // a subaddress one byte over the limit.
+    [[4, 0xff], /truncated/],
+    [[4, 0, ...new Array(MAX_SUBADDRESS_LENGTH + 1).fill(0)], /55 bytes, max 54/],
+    [[4, 0x80], /truncated/],
+    [[4, 0x80, 0x80], /truncated/],
+    [[4, 10, ...new Array(MAX_SUBADDRESS_LENGTH + 1).fill(0xff)], /55 bytes, max 54/],
+    [[4, 0x80, 0x00], /minimally/],
+    [[4, 0x8a, 0x00, 1, 2], /minimally/], // 10 written in two bytes
+    // Namespace 2^63 and 2^64 - 1: 10-byte varints, past go-varint's 9-byte limit.
+    [[4, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01], /too long/],
+    [[4, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01], /too long/],
+    [[4], /too short/],
+  ];
+  for (const [bytes, message] of bad) {
+    const err = assertThrows(
+      () => Address.fromBytes(Uint8Array.from(bytes)),
+      InvalidAddressError,
+      undefined,
+      `[${bytes}] should not parse`,
+    );
+    assert(message.test(err.message), `[${bytes}]: "${err.message}" should match ${message}`);
+  }
+  // 54 bytes is fine, and a subaddress may contain anything (including bytes that look like
+  // more varint).
+  assertEquals(
+    Address.fromBytes(Uint8Array.of(4, 10, ...new Array(MAX_SUBADDRESS_LENGTH).fill(0x80)))
+      .subaddress.length,
+    MAX_SUBADDRESS_LENGTH,
+  );
+});
+
+Deno.test("Address.fromDelegated() refuses bad namespaces and long subaddresses", () => {
+  assertThrows(() => Address.fromDelegated(-1, new Uint8Array(20)), InvalidAddressError, "range");
+  assertThrows(
+    () => Address.fromDelegated(MAX_ACTOR_ID + 1n, new Uint8Array(20)),
+    InvalidAddressError,
+    "range",
+  );
+  assertThrows(
+    () => Address.fromDelegated(2 ** 60, new Uint8Array(20)),
+    InvalidAddressError,
+    "safe integer",
+  );
+  assertThrows(() => Address.fromDelegated(1.5, new Uint8Array(20)), InvalidAddressError);
+  assertThrows(
+    () => Address.fromDelegated(10, new Uint8Array(MAX_SUBADDRESS_LENGTH + 1)),
+    InvalidAddressError,
+    "max 54",
+  );
+  assertThrows(
+    () => Address.fromDelegated(10, "0xd388" as unknown as Uint8Array),
+    InvalidAddressError,
+  );
+});
+
+Deno.test("Address f4 accessors: id, namespace, subaddress and equality", () => {
+  const eth = hexToBytes("d388ab098ed3e84c0d808776440b48f685198498");
+  const f4 = Address.fromDelegated(10, eth);
+  // An f4 address is not an ID address, and f0/f1 addresses have no namespace or subaddress.
+  assertThrows(() => f4.id, InvalidAddressError, "not an ID address");
+  assertThrows(() => Address.fromId(10).namespace, InvalidAddressError, "not a delegated");
+  assertThrows(
+    () => Address.fromString("f17uoq6tp427uzv7fztkbsnn64iwotfrristwpryy").subaddress,
+    InvalidAddressError,
+    "not a delegated",
+  );
+  // f010 (the Ethereum address manager itself) is a different address from any f410 address.
+  assert(!f4.equals(Address.fromId(10)));
+  // The subaddress getter hands out a copy; the constructor copied its input too.
+  f4.subaddress.fill(0);
+  eth.fill(0);
+  assertEquals(bytesToHex(f4.subaddress), "d388ab098ed3e84c0d808776440b48f685198498");
+  assertEquals(f4.toString(), "f410f2oekwcmo2pueydmaq53eic2i62crtbeyuzx2gmy");
 });

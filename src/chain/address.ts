@@ -1,12 +1,17 @@
 /**
- * Filecoin addresses: the `f0`/`f1`/`f2`/`f3` string forms and the byte form
+ * Filecoin addresses: the `f0`/`f1`/`f2`/`f3`/`f4` string forms and the byte form
  * (`protocol byte || payload`) that appears inside messages and blocks.
  *
  * Parsing follows go-address (what Lotus runs), so an address this code accepts from the chain is
  * one Lotus accepts too: ID payloads are minimal uvarints below 2^63, secp256k1 and actor payloads
- * are 20-byte blake2b-160 hashes, BLS payloads are 48-byte public keys, and string forms carry a
- * blake2b-32 checksum over `protocol byte || payload`. Delegated (`f4`) addresses are not
- * supported yet and are refused with a clear error rather than half-parsed.
+ * are 20-byte blake2b-160 hashes, BLS payloads are 48-byte public keys, delegated (f4, FIP-0048)
+ * payloads are a minimal uvarint namespace actor ID below 2^63 followed by a subaddress of at most
+ * 54 bytes, and string forms carry a blake2b-32 checksum over `protocol byte || payload`.
+ *
+ * The f4 string form is `<network>4<namespace>f<base32(subaddress || checksum)>`, e.g.
+ * `f410f...` for namespace 10 (the Ethereum address manager, whose subaddresses are 20-byte
+ * Ethereum addresses). The checksum still covers the whole byte payload, namespace varint
+ * included, though only the subaddress is base32-encoded.
  *
  * @module
  */
@@ -35,17 +40,22 @@ export const BLS_PUBLIC_KEY_LENGTH = 48;
 export const CHECKSUM_LENGTH = 4;
 /** Uncompressed secp256k1 public key length (0x04 || X || Y): what f1 payloads hash. */
 export const SECP256K1_PUBLIC_KEY_LENGTH = 65;
-/**
- * Longest string form we accept, as go-address `MaxAddressStringLength` (2 + 84: an f3 address).
- * Checked before any decoding so a hostile megabyte string costs nothing.
- */
-export const MAX_ADDRESS_STRING_LENGTH = 2 + 84;
+/** Longest f4 subaddress, as go-address `MaxSubaddressLen` and FIP-0048. */
+export const MAX_SUBADDRESS_LENGTH = 54;
 /** Largest actor ID: go-address refuses IDs >= 2^63 (actor IDs are int64 in the VM). */
 export const MAX_ACTOR_ID = (1n << 63n) - 1n;
 /** 2^63 - 1 needs 9 uvarint bytes; a longer ID payload is invalid before we even decode it. */
 const MAX_ID_PAYLOAD_LENGTH = 9;
 /** Decimal digits of 2^63 - 1, so overlong ID strings are refused before BigInt parsing. */
 const MAX_ID_DIGITS = 19;
+/**
+ * Longest string form we accept, as go-address `MaxAddressStringLength` (115). It used to be
+ * 2 + 84 (an f3 address), but the longest f4 address is longer: prefix and protocol digit (2),
+ * a 19-digit namespace (2^63 - 1), the "f" separator (1), and base32 of a 54-byte subaddress plus
+ * the 4-byte checksum (ceil(58 * 8 / 5) = 93 characters). Checked before any decoding so a
+ * hostile megabyte string costs nothing.
+ */
+export const MAX_ADDRESS_STRING_LENGTH = 2 + MAX_ID_DIGITS + 1 + 93;
 
 /** A string or byte address that does not parse: bad network, protocol, checksum or payload. */
 export class InvalidAddressError extends UserError {}
@@ -77,7 +87,10 @@ export function addressChecksum(protocol: Protocol, payload: Uint8Array): Uint8A
 export class Address {
   /** Protocol byte. */
   readonly protocol: Protocol;
-  /** Payload without the protocol byte: a uvarint ID, a 20-byte hash or a 48-byte BLS key. */
+  /**
+   * Payload without the protocol byte: a uvarint ID, a 20-byte hash, a 48-byte BLS key, or (f4) a
+   * uvarint namespace followed by the subaddress.
+   */
   readonly payload: Uint8Array;
   /** Network prefix used by `toString()` when none is given. */
   readonly network: Network;
@@ -90,14 +103,29 @@ export class Address {
 
   /** An ID (f0) address. Throws InvalidAddressError for negative IDs or IDs >= 2^63. */
   static fromId(id: number | bigint, network: Network = "f"): Address {
-    if (typeof id === "number" && !Number.isSafeInteger(id)) {
-      throw new InvalidAddressError(`actor ID ${id} is not a safe integer; pass a bigint`);
+    return new Address(Protocol.ID, encodeUvarint(checkActorId(id, "actor ID")), network);
+  }
+
+  /**
+   * A delegated (f4) address: `namespace` is the actor ID of the address manager (10 for the
+   * Ethereum address manager, whose subaddresses are 20-byte Ethereum addresses). Throws
+   * InvalidAddressError for a namespace outside [0, 2^63) or a subaddress over 54 bytes.
+   */
+  static fromDelegated(
+    namespace: number | bigint,
+    subaddress: Uint8Array,
+    network: Network = "f",
+  ): Address {
+    const ns = checkActorId(namespace, "delegated address namespace");
+    if (!(subaddress instanceof Uint8Array)) {
+      throw new InvalidAddressError("a delegated address subaddress must be a Uint8Array");
     }
-    const big = BigInt(id);
-    if (big < 0n || big > MAX_ACTOR_ID) {
-      throw new InvalidAddressError(`actor ID ${big} is out of range [0, 2^63)`);
+    if (subaddress.length > MAX_SUBADDRESS_LENGTH) {
+      throw new InvalidAddressError(
+        `delegated address subaddress is ${subaddress.length} bytes, max ${MAX_SUBADDRESS_LENGTH}`,
+      );
     }
-    return new Address(Protocol.ID, encodeUvarint(big), network);
+    return new Address(Protocol.DELEGATED, delegatedPayload(ns, subaddress), network);
   }
 
   /** A secp256k1 (f1) address: blake2b-160 of the 65-byte uncompressed public key. */
@@ -160,6 +188,9 @@ export class Address {
     }
     const protocol = checkProtocol(digit);
     const raw = text.slice(2);
+    if (protocol === Protocol.DELEGATED) {
+      return new Address(Protocol.DELEGATED, parseDelegatedPayload(text, raw), net);
+    }
     if (protocol === Protocol.ID) {
       // Canonical decimal only: go-address prints IDs without leading zeros, so accepting
       // "f0007" would let two different strings name one actor.
@@ -172,16 +203,7 @@ export class Address {
       }
       return new Address(Protocol.ID, encodeUvarint(id), net);
     }
-    let decoded: Uint8Array;
-    try {
-      // multiformats' rfc4648 decoder is strict: lowercase alphabet only, no padding, and the
-      // unused trailing bits must be zero, so every address has exactly one string form.
-      decoded = base32.baseDecode(raw);
-    } catch (err) {
-      throw new InvalidAddressError(
-        `address is not valid base32 (${(err as Error).message}): ${preview(text)}`,
-      );
-    }
+    const decoded = decodeBase32(text, raw);
     if (decoded.length <= CHECKSUM_LENGTH) {
       throw new InvalidAddressError(`address payload too short: ${preview(text)}`);
     }
@@ -207,7 +229,28 @@ export class Address {
     if (this.protocol !== Protocol.ID) {
       throw new InvalidAddressError(`${this.toString()} is not an ID address`);
     }
-    return decodeUvarint(this.payload).value;
+    return decodeUvarint(this.payload, "ID address").value;
+  }
+
+  /**
+   * The namespace (address manager actor ID) of an f4 address; throws InvalidAddressError for any
+   * other protocol. An f4 address is not an ID address: `id` throws for it.
+   */
+  get namespace(): bigint {
+    return this.#delegated().namespace;
+  }
+
+  /** A copy of the subaddress of an f4 address; throws InvalidAddressError for other protocols. */
+  get subaddress(): Uint8Array {
+    return this.payload.slice(this.#delegated().length);
+  }
+
+  #delegated(): { namespace: bigint; length: number } {
+    if (this.protocol !== Protocol.DELEGATED) {
+      throw new InvalidAddressError(`${this.toString()} is not a delegated (f4) address`);
+    }
+    const { value, length } = decodeUvarint(this.payload, "delegated address namespace");
+    return { namespace: value, length };
   }
 
   /** The same address presented with another network prefix. */
@@ -223,13 +266,22 @@ export class Address {
   /** The string form with `network` (default: the one this address was parsed or built with). */
   toString(network: Network = this.network): string {
     if (this.protocol === Protocol.ID) {
-      return `${network}0${decodeUvarint(this.payload).value}`;
+      return `${network}0${decodeUvarint(this.payload, "ID address").value}`;
+    }
+    // f4: the namespace is written in decimal and only the subaddress is base32-encoded, but the
+    // checksum covers the whole payload (namespace varint included), as go-address `encode`.
+    let prefix = "";
+    let encoded = this.payload;
+    if (this.protocol === Protocol.DELEGATED) {
+      const { namespace, length } = this.#delegated();
+      prefix = `${namespace}f`;
+      encoded = this.payload.subarray(length);
     }
     const checksum = addressChecksum(this.protocol, this.payload);
-    const body = new Uint8Array(this.payload.length + CHECKSUM_LENGTH);
-    body.set(this.payload);
-    body.set(checksum, this.payload.length);
-    return `${network}${this.protocol}${base32.baseEncode(body)}`;
+    const body = new Uint8Array(encoded.length + CHECKSUM_LENGTH);
+    body.set(encoded);
+    body.set(checksum, encoded.length);
+    return `${network}${this.protocol}${prefix}${base32.baseEncode(body)}`;
   }
 
   /** JSON form is the string form, as Lotus's JSON API. */
@@ -249,9 +301,8 @@ function checkProtocol(value: number): Protocol {
     case Protocol.SECP256K1:
     case Protocol.ACTOR:
     case Protocol.BLS:
-      return value;
     case Protocol.DELEGATED:
-      throw new InvalidAddressError("delegated (f4) addresses are not supported yet");
+      return value;
     default:
       throw new InvalidAddressError(`unknown address protocol ${value}`);
   }
@@ -263,7 +314,7 @@ function checkPayload(protocol: Protocol, payload: Uint8Array): void {
       if (payload.length > MAX_ID_PAYLOAD_LENGTH) {
         throw new InvalidAddressError(`ID address payload too long (${payload.length} bytes)`);
       }
-      const { value, length } = decodeUvarint(payload);
+      const { value, length } = decodeUvarint(payload, "ID address");
       if (length !== payload.length) {
         throw new InvalidAddressError("ID address payload has trailing bytes after the varint");
       }
@@ -287,8 +338,115 @@ function checkPayload(protocol: Protocol, payload: Uint8Array): void {
         );
       }
       return;
+    case Protocol.DELEGATED: {
+      // go-address newAddress: namespace is a minimal uvarint below 2^63 (at most 9 bytes, which
+      // decodeUvarint enforces), the rest is the subaddress, which may be empty.
+      const { value, length } = decodeUvarint(payload, "delegated address namespace");
+      if (value > MAX_ACTOR_ID) {
+        throw new InvalidAddressError("delegated address namespace is out of range [0, 2^63)");
+      }
+      const subaddressLength = payload.length - length;
+      if (subaddressLength > MAX_SUBADDRESS_LENGTH) {
+        throw new InvalidAddressError(
+          `delegated address subaddress is ${subaddressLength} bytes, max ${MAX_SUBADDRESS_LENGTH}`,
+        );
+      }
+      return;
+    }
     default:
       throw new InvalidAddressError(`unknown address protocol ${protocol}`);
+  }
+}
+
+/** An actor ID (or f4 namespace) as a bigint in [0, 2^63); `what` names it in the error. */
+function checkActorId(id: number | bigint, what: string): bigint {
+  if (typeof id === "number" && !Number.isSafeInteger(id)) {
+    throw new InvalidAddressError(`${what} ${id} is not a safe integer; pass a bigint`);
+  }
+  if (typeof id !== "number" && typeof id !== "bigint") {
+    throw new InvalidAddressError(`${what} must be a number or a bigint`);
+  }
+  const big = BigInt(id);
+  if (big < 0n || big > MAX_ACTOR_ID) {
+    throw new InvalidAddressError(`${what} ${big} is out of range [0, 2^63)`);
+  }
+  return big;
+}
+
+/** The f4 payload: `uvarint(namespace) || subaddress` (a copy of `subaddress`). */
+function delegatedPayload(namespace: bigint, subaddress: Uint8Array): Uint8Array {
+  const ns = encodeUvarint(namespace);
+  const payload = new Uint8Array(ns.length + subaddress.length);
+  payload.set(ns);
+  payload.set(subaddress, ns.length);
+  return payload;
+}
+
+/**
+ * The f4 payload of a string form, given `raw`, the part after `<network>4`:
+ * `<namespace>f<base32(subaddress || checksum)>`, with go-address `decode`'s checks. The
+ * namespace must be canonical decimal (no leading zeros, no sign), as for ID strings: go-address's
+ * strconv.ParseUint would also take "010", but then two strings would name one address.
+ */
+function parseDelegatedPayload(text: string, raw: string): Uint8Array {
+  // The namespace is all digits, so the first "f" is the separator even though base32 has "f".
+  const separator = raw.indexOf("f");
+  if (separator < 0) {
+    throw new InvalidAddressError(
+      `delegated address has no "f" between namespace and subaddress: ${preview(text)}`,
+    );
+  }
+  const nsText = raw.slice(0, separator);
+  if (!/^(0|[1-9][0-9]*)$/.test(nsText)) {
+    throw new InvalidAddressError(
+      `delegated address namespace is not a decimal actor ID: ${preview(text)}`,
+    );
+  }
+  // `text` is at most MAX_ADDRESS_STRING_LENGTH characters, so this BigInt is small.
+  const namespace = BigInt(nsText);
+  if (namespace > MAX_ACTOR_ID) {
+    throw new InvalidAddressError(
+      `delegated address namespace out of range [0, 2^63): ${preview(text)}`,
+    );
+  }
+  const decoded = decodeBase32(text, raw.slice(separator + 1));
+  if (decoded.length < CHECKSUM_LENGTH) {
+    throw new InvalidAddressError(`delegated address is missing its checksum: ${preview(text)}`);
+  }
+  const subaddress = decoded.subarray(0, decoded.length - CHECKSUM_LENGTH);
+  const checksum = decoded.subarray(decoded.length - CHECKSUM_LENGTH);
+  if (subaddress.length > MAX_SUBADDRESS_LENGTH) {
+    throw new InvalidAddressError(
+      `delegated address subaddress is ${subaddress.length} bytes, max ${MAX_SUBADDRESS_LENGTH}: ${
+        preview(text)
+      }`,
+    );
+  }
+  const payload = delegatedPayload(namespace, subaddress);
+  if (!bytesEqual(addressChecksum(Protocol.DELEGATED, payload), checksum)) {
+    throw new InvalidAddressError(`address checksum mismatch: ${preview(text)}`);
+  }
+  return payload;
+}
+
+/**
+ * Strict unpadded lowercase base32 (RFC 4648 alphabet), as go-address's
+ * `AddressEncoding.WithPadding(NoPadding)`: every address has exactly one string form.
+ * multiformats' decoder rejects other characters and nonzero unused trailing bits, but it strips
+ * trailing "=" padding, which go-address refuses; so the alphabet is checked here first.
+ */
+function decodeBase32(text: string, body: string): Uint8Array {
+  if (!/^[a-z2-7]*$/.test(body)) {
+    throw new InvalidAddressError(
+      `address is not valid base32 (only unpadded a-z, 2-7): ${preview(text)}`,
+    );
+  }
+  try {
+    return base32.baseDecode(body);
+  } catch (err) {
+    throw new InvalidAddressError(
+      `address is not valid base32 (${(err as Error).message}): ${preview(text)}`,
+    );
   }
 }
 
@@ -305,23 +463,28 @@ function encodeUvarint(value: bigint): Uint8Array {
   return Uint8Array.from(out);
 }
 
+/** go-varint's MaxLenUvarint63: FromUvarint reads at most 9 bytes (63 bits). */
+const MAX_UVARINT_LENGTH = 9;
+
 /**
- * Unsigned LEB128 decode with go-varint's FromUvarint rules: the value must end inside the input
- * and be minimally encoded (no trailing 0x00 continuation byte), so each ID has one byte form.
+ * Unsigned LEB128 decode with go-varint's FromUvarint rules: the value must end inside the input,
+ * within 9 bytes (so it is below 2^63), and be minimally encoded (no trailing 0x00 continuation
+ * byte), so each value has one byte form. Trailing bytes after the varint are left to the caller.
+ * `what` names the field in errors ("ID address", "delegated address namespace").
  */
-function decodeUvarint(bytes: Uint8Array): { value: bigint; length: number } {
+function decodeUvarint(bytes: Uint8Array, what: string): { value: bigint; length: number } {
   let value = 0n;
-  for (let i = 0; i < bytes.length && i < 10; i++) {
+  for (let i = 0; i < bytes.length && i < MAX_UVARINT_LENGTH; i++) {
     const byte = bytes[i];
     value |= BigInt(byte & 0x7f) << BigInt(7 * i);
     if ((byte & 0x80) === 0) {
       if (byte === 0 && i > 0) {
-        throw new InvalidAddressError("ID address varint is not minimally encoded");
+        throw new InvalidAddressError(`${what} varint is not minimally encoded`);
       }
       return { value, length: i + 1 };
     }
   }
-  throw new InvalidAddressError("ID address varint is truncated or too long");
+  throw new InvalidAddressError(`${what} varint is truncated or too long`);
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
@@ -332,6 +495,8 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 
 /** A bounded, printable excerpt of untrusted input for error messages. */
 function preview(text: string): string {
-  const cut = text.length > 90 ? `${text.slice(0, 90)}...` : text;
+  const cut = text.length > MAX_ADDRESS_STRING_LENGTH
+    ? `${text.slice(0, MAX_ADDRESS_STRING_LENGTH)}...`
+    : text;
   return JSON.stringify(cut);
 }
