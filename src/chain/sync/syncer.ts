@@ -334,7 +334,7 @@ export class Syncer extends TypedEventTarget<SyncerEvents> {
     // the peer works on it while this answer is checked and stored. Aborted when the walk ends.
     const done = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, done.signal]) : done.signal;
-    const fetch = (head: readonly CID[]) => {
+    const requestBatch = (head: readonly CID[]) => {
       const fetching = fetcher.getChain(head, batchSize, {
         signal,
         messages: false,
@@ -343,7 +343,7 @@ export class Syncer extends TypedEventTarget<SyncerEvents> {
       fetching.catch(() => {}); // awaited below, or dropped when the walk ends first
       return { key: TipSetKey.of(head).toString(), fetching };
     };
-    let prefetched: ReturnType<typeof fetch> | undefined;
+    let prefetched: ReturnType<typeof requestBatch> | undefined;
     try {
       while (true) {
         signal.throwIfAborted();
@@ -381,13 +381,13 @@ export class Syncer extends TypedEventTarget<SyncerEvents> {
         }
         const request = prefetched?.key === TipSetKey.of(cursor).toString()
           ? prefetched
-          : fetch(cursor);
+          : requestBatch(cursor);
         const answer = await request.fetching;
         const lowest = answer.tipsets.at(-1);
         // Not past an ancestor we have: that is where the walk ends.
         const more = lowest !== undefined && lowest.height > 0 &&
           await store.acceptedWeight(lowest.parents, { signal }) === undefined;
-        prefetched = more ? fetch(lowest.parents.cids) : undefined;
+        prefetched = more ? requestBatch(lowest.parents.cids) : undefined;
         let reachedKnown: { tipset: TipSet; weight: bigint } | undefined;
         const fresh: { tipset: TipSet }[] = [];
         // An accepted tipset's ancestors are all accepted: unless the lowest tipset of the answer
