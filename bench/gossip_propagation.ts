@@ -3,7 +3,7 @@
  *
  *     deno run --allow-net=127.0.0.1 --allow-read --allow-write --allow-env --allow-run \
  *       --allow-sys=uid,gid bench/gossip_propagation.ts \
- *       [--nodes 20] [--messages 50] [--interval-ms 200] [--bytes 256] [--rounds 1] \
+ *       [--nodes 20] [--messages 50] [--warmup 50] [--interval-ms 200] [--bytes 256] [--rounds 1] \
  *       [--only filnode|plain] [--whitelist-loopback] [--profile] [--no-gate]
  *
  * Goal (issue 3): p50 and p99 of filnode's propagation within 1.2x of the plain baseline.
@@ -57,6 +57,8 @@ const MESH_SETTLE_MS = 3_000;
 const STABLE_POLLS = 3;
 /** Window over which the idle CPU of all nodes is measured, just before publishing. */
 const IDLE_SAMPLE_MS = 5_000;
+/** Sequence numbers of warm-up messages start here (measured ones from 0). */
+const WARMUP_SEQ = 1_000_000;
 /** The node `--profile` profiles: neither the bootnode nor the first publisher. */
 const PROFILED_NODE = 2;
 /** With `--profile`, a longer idle window: periodic work shows up. */
@@ -87,6 +89,7 @@ const FIXTURES = join(PROJECT_DIR, "bench", "fixtures");
 interface Options {
   nodes: number;
   messages: number;
+  warmup: number;
   intervalMs: number;
   bytes: number;
   rounds: number;
@@ -113,6 +116,7 @@ function parseOptions(args: string[]): Options {
   return {
     nodes: num("--nodes", 20, 3),
     messages: num("--messages", 50, 1),
+    warmup: num("--warmup", 50, 0),
     intervalMs: num("--interval-ms", 200, 1),
     bytes: num("--bytes", 256, 16),
     rounds: num("--rounds", 1, 1),
@@ -411,6 +415,16 @@ async function publishAndCollect(
       0,
     );
   const profiled = nodes[PROFILED_NODE];
+  // Warm-up messages first, on both sides alike, not measured: a fresh process runs its first
+  // few dozen signature checks and protobuf/CBOR codecs unoptimised (measured: ~7 ms per
+  // validation in a node's first 50 messages, ~0.55 ms once warm), and a node that has been up
+  // for a while does not. `--warmup 0` measures the cold start instead.
+  for (let i = 0; i < opts.warmup; i++) {
+    const publisher = nodes[1 + (i % (nodes.length - 1))];
+    await publisher.send({ op: "publish", seq: WARMUP_SEQ + i, bytes: opts.bytes });
+    await sleep(opts.intervalMs);
+  }
+  if (opts.warmup > 0) await sleep(DRAIN_MS / 4);
   const idleFrom = await cpuTotal();
   const idleMs = opts.profile ? PROFILE_IDLE_MS : IDLE_SAMPLE_MS;
   const idleProfile = opts.profile ? profiled.profile(idleMs) : undefined;
@@ -431,7 +445,8 @@ async function publishAndCollect(
     await sleep(opts.intervalMs);
   }
   const expected = opts.messages * (nodes.length - 1);
-  const count = () => nodes.reduce((sum, n) => sum + n.arrivals.length, 0);
+  const measured = (n: Fixture) => n.arrivals.filter((a) => a.seq < WARMUP_SEQ);
+  const count = () => nodes.reduce((sum, n) => sum + measured(n).length, 0);
   const drainUntil = Date.now() + DRAIN_MS;
   while (count() < expected && Date.now() < drainUntil) await sleep(100);
   const busyMs = (await cpuTotal()) - idleTo;
@@ -439,7 +454,7 @@ async function publishAndCollect(
   const profiles = opts.profile
     ? { idle: (await idleProfile)!, publishing: (await publishProfile)! }
     : undefined;
-  const latenciesMs = nodes.flatMap((n) => n.arrivals.map((a) => (a.atUs - a.sentUs) / 1000));
+  const latenciesMs = nodes.flatMap((n) => measured(n).map((a) => (a.atUs - a.sentUs) / 1000));
   const rss = (await Promise.all(nodes.map((n) => procMemory(n.pid))))
     .flatMap((m) => m ? [m.rss / MIB] : []);
   return {
@@ -666,6 +681,7 @@ async function main(): Promise<number> {
 
   console.log(
     `gossip propagation: ${opts.nodes} processes, ${opts.messages} messages of ${opts.bytes} B ` +
+      `(after ${opts.warmup} warm-up messages) ` +
       `on ${TOPIC}, one every ${opts.intervalMs} ms, ${opts.rounds} round(s)` +
       `; CPU summed over all nodes (100% = one core)` +
       (opts.whitelistLoopback ? ", 127.0.0.1 whitelisted from IP colocation scoring" : ""),

@@ -13,6 +13,7 @@ import { secp256k1 } from "@noble/curves/secp256k1";
 import { blake2b } from "@noble/hashes/blake2b";
 import { UserError } from "../errors.ts";
 import { Address, type Network, Protocol } from "./address.ts";
+import { signedByKey, SignerKeyCache } from "./secp256k1_signer_keys.ts";
 
 /** Signature types, as Lotus `crypto.SigType`. */
 export const SigType = {
@@ -78,16 +79,24 @@ export function recoverSecp256k1PublicKey(
   if (signature.length !== SECP256K1_SIGNATURE_LENGTH) return undefined;
   const v = signature[64];
   if (v > 3) return undefined;
+  return recoverFromDigest(signature, signingDigest(message));
+}
+
+/** Recovery over an already computed digest (the signature's length and `v` are checked). */
+function recoverFromDigest(signature: Uint8Array, digest: Uint8Array): Uint8Array | undefined {
   try {
     const point = secp256k1.Signature.fromCompact(signature.subarray(0, 64))
-      .addRecoveryBit(v)
-      .recoverPublicKey(signingDigest(message));
+      .addRecoveryBit(signature[64])
+      .recoverPublicKey(digest);
     return point.toRawBytes(false);
   } catch {
     // r or s out of range, or no curve point for this r: not a signature anyone made.
     return undefined;
   }
 }
+
+/** Keys of repeat signers, shared by every check in this process (see secp256k1_signer_keys.ts). */
+const signerKeys = new SignerKeyCache();
 
 /**
  * The f1 address that signed `message`, or `undefined` when `signature` is not a valid
@@ -117,8 +126,16 @@ export function verifySignature(
   switch (signature.type) {
     case SigType.SECP256K1: {
       if (address.protocol !== Protocol.SECP256K1) return false;
-      const recovered = recoverSecp256k1Address(signature.data, message);
-      return recovered !== undefined && recovered.equals(address);
+      const data = signature.data;
+      if (data.length !== SECP256K1_SIGNATURE_LENGTH || data[64] > 3) return false;
+      const digest = signingDigest(message);
+      // A repeat signer: checked against its known key, the same verdict at ~half the cost.
+      const known = signerKeys.tabledKey(address.payload);
+      if (known) return signedByKey(data, digest, known);
+      const publicKey = recoverFromDigest(data, digest);
+      if (!publicKey || !Address.fromSecp256k1PublicKey(publicKey).equals(address)) return false;
+      signerKeys.remember(address.payload, publicKey);
+      return true;
     }
     case SigType.BLS:
       throw new UnsupportedSignatureError("BLS signature verification is not implemented yet");

@@ -1,0 +1,109 @@
+/**
+ * The fast check against a known signer key gives exactly recovery's verdict, on valid,
+ * high-s, tampered and out-of-range signatures alike; keys get a table only after repeat use.
+ */
+import { deepStrictEqual, equal, ok } from "node:assert/strict";
+import { secp256k1 } from "@noble/curves/secp256k1";
+import { Address } from "../src/chain/address.ts";
+import {
+  signedByKey,
+  SignerKeyCache,
+  TABLE_AFTER_USES,
+} from "../src/chain/secp256k1_signer_keys.ts";
+import {
+  recoverSecp256k1PublicKey,
+  signingDigest,
+  signSecp256k1,
+  SigType,
+  verifySignature,
+} from "../src/chain/signature.ts";
+
+const N = secp256k1.CURVE.n;
+const key = new Uint8Array(32).fill(0x42);
+const publicKey = secp256k1.getPublicKey(key, false);
+const signer = Address.fromSecp256k1PublicKey(publicKey);
+const point = secp256k1.ProjectivePoint.fromHex(publicKey).precompute(4, false);
+
+const big = (b: Uint8Array) =>
+  BigInt("0x" + Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("") || "0");
+const bytes32 = (n: bigint) => {
+  const out = new Uint8Array(32);
+  for (let i = 31; i >= 0; i--, n >>= 8n) out[i] = Number(n & 0xffn);
+  return out;
+};
+
+/** Recovery's verdict: the signature recovers to our key. */
+function byRecovery(signature: Uint8Array, message: Uint8Array): boolean {
+  const recovered = recoverSecp256k1PublicKey(signature, message);
+  return recovered !== undefined && recovered.every((b, i) => b === publicKey[i]);
+}
+
+Deno.test("signedByKey() agrees with recovery on valid, high-s, tampered and out-of-range signatures", () => {
+  let valid = 0;
+  let cases = 0;
+  for (let i = 0; i < 150; i++) {
+    const message = new TextEncoder().encode(`message ${i}`);
+    const signature = signSecp256k1(key, message);
+    const r = big(signature.subarray(0, 32));
+    const s = big(signature.subarray(32, 64));
+    const variants: Uint8Array[] = [signature];
+    // The high-s twin (Lotus's recover accepts it): s' = n - s flips the recovery parity.
+    variants.push(Uint8Array.of(...bytes32(r), ...bytes32(N - s), signature[64] ^ 1));
+    // Every other recovery id, a flipped bit of r, of s, r or s zero or >= n.
+    for (let v = 0; v < 4; v++) if (v !== signature[64]) variants.push(signature.with(64, v));
+    variants.push(signature.with(3, signature[3] ^ 0x10), signature.with(40, signature[40] ^ 1));
+    variants.push(Uint8Array.of(...bytes32(0n), ...signature.subarray(32)));
+    variants.push(Uint8Array.of(...signature.subarray(0, 32), ...bytes32(N), signature[64]));
+    variants.push(Uint8Array.of(...bytes32(r + N), ...signature.subarray(32)));
+    for (const variant of variants) {
+      for (const signed of [message, new TextEncoder().encode(`other ${i}`)]) {
+        const expected = byRecovery(variant, signed);
+        equal(
+          signedByKey(variant, signingDigest(signed), point),
+          expected,
+          `case ${cases}: recovery says ${expected}`,
+        );
+        if (expected) valid++;
+        cases++;
+      }
+    }
+  }
+  // Each message's own signature and its high-s twin are valid; nothing else is.
+  equal(valid, 300, `${valid} valid of ${cases}`);
+});
+
+Deno.test("SignerKeyCache tables a key only after repeat use and keeps the most recent signers", () => {
+  const cache = new SignerKeyCache(2);
+  const others = [1, 2].map((n) => {
+    const k = secp256k1.getPublicKey(new Uint8Array(32).fill(n), false);
+    return { pub: k, payload: Address.fromSecp256k1PublicKey(k).payload };
+  });
+  for (let use = 1; use < TABLE_AFTER_USES; use++) {
+    cache.remember(signer.payload, publicKey);
+    equal(cache.tabledKey(signer.payload), undefined, `no table after ${use} use(s)`);
+  }
+  cache.remember(signer.payload, publicKey);
+  ok(cache.tabledKey(signer.payload), "tabled after repeat use");
+  cache.remember(others[0].payload, others[0].pub);
+  cache.remember(others[1].payload, others[1].pub); // evicts the least recently used: signer
+  equal(cache.size, 2);
+  equal(cache.tabledKey(signer.payload), undefined);
+});
+
+Deno.test("verifySignature() keeps its verdicts once a signer's key is known", () => {
+  const verdicts: boolean[] = [];
+  for (let i = 0; i < TABLE_AFTER_USES + 3; i++) {
+    const message = new TextEncoder().encode(`repeat ${i}`);
+    const data = signSecp256k1(key, message);
+    verdicts.push(verifySignature({ type: SigType.SECP256K1, data }, message, signer));
+    // A forged one from the now-known signer, and a valid one claimed by someone else.
+    verdicts.push(verifySignature({ type: SigType.SECP256K1, data }, message.with(0, 0), signer));
+    verdicts.push(
+      verifySignature({ type: SigType.SECP256K1, data }, message, Address.fromId(1000)),
+    );
+  }
+  deepStrictEqual(
+    verdicts,
+    Array.from({ length: TABLE_AFTER_USES + 3 }, () => [true, false, false]).flat(),
+  );
+});
