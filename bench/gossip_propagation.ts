@@ -3,7 +3,7 @@
  *
  *     deno run --allow-net=127.0.0.1 --allow-read --allow-write --allow-env --allow-run \
  *       --allow-sys=uid,gid bench/gossip_propagation.ts \
- *       [--nodes 20] [--messages 50] [--warmup 50] [--interval-ms 200] [--bytes 256] [--rounds 1] \
+ *       [--nodes 20] [--messages 50] [--warmup 200] [--interval-ms 200] [--bytes 256] [--rounds 1] \
  *       [--only filnode|plain] [--whitelist-loopback] [--profile] [--no-gate]
  *
  * Goal (issue 3): p50 and p99 of filnode's propagation within 1.2x of the plain baseline.
@@ -116,7 +116,7 @@ function parseOptions(args: string[]): Options {
   return {
     nodes: num("--nodes", 20, 3),
     messages: num("--messages", 50, 1),
-    warmup: num("--warmup", 50, 0),
+    warmup: num("--warmup", 200, 0),
     intervalMs: num("--interval-ms", 200, 1),
     bytes: num("--bytes", 256, 16),
     rounds: num("--rounds", 1, 1),
