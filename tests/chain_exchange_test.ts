@@ -24,6 +24,7 @@ import {
 import {
   decodeResponse,
   encodeRequest,
+  encodeResponse,
   ExchangeOptions,
   type ExchangeResponse,
   ExchangeStatus,
@@ -177,6 +178,24 @@ Deno.test("ChainExchangeServer answers Ok with headers and compacted messages", 
     deepStrictEqual(messages.chain[0].blocks, []);
     ok(messages.chain[0].messages !== null);
   });
+});
+
+Deno.test("ChainExchangeServer stops at its byte budget with Partial, however many tipsets were asked", async () => {
+  const chain = makeChain(300);
+  // 16 KiB of slack is kept under the cap: 40 KiB leaves ~24 KiB of tipsets.
+  await withServers(
+    [{ source: new MemorySource(chain), maxResponseBytes: 40 << 10 }],
+    async (_, __, [conn]) => {
+      const res = response(await ask(conn, chain[299].cids, 300));
+      equal(res.status, ExchangeStatus.Partial);
+      ok(res.chain.length > 5 && res.chain.length < 300, `${res.chain.length} tipsets`);
+      ok(dagCbor.encode(encodeResponse(res)).length <= 40 << 10, "the answer fits the cap");
+      // What it sent is the chain from the head down, in order.
+      res.chain.forEach((t, i) =>
+        deepStrictEqual(t.blocks.map(blockHeaderCid), [...chain[299 - i].cids])
+      );
+    },
+  );
 });
 
 Deno.test("ChainExchangeServer answers Partial at genesis and where its chain or messages end", async () => {

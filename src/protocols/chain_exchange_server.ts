@@ -265,40 +265,49 @@ export class ChainExchangeServer extends TypedEventTarget<ChainExchangeServerEve
       return { status: ExchangeStatus.NotFound, message: "head tipset not found", tipsets: [] };
     }
     // Walk the parents (sequential by nature) while the messages of the tipsets already found
-    // are read concurrently, at most MESSAGE_READS_IN_FLIGHT tipsets at once: one read after
-    // another left both peers idle most of a messages request (measured).
-    const found: { tipset: TipSet; messages?: Promise<BlockMessages[] | undefined> }[] = [];
-    while (true) {
-      signal.throwIfAborted();
-      let messages: Promise<BlockMessages[] | undefined> | undefined;
-      if (wantMessages) {
-        messages = this.#messagesOf(tipset, signal);
-        messages.catch(() => {}); // awaited below unless the walk stops first
-        const oldest = found.length - MESSAGE_READS_IN_FLIGHT;
-        if (oldest >= 0) await found[oldest].messages;
-      }
-      found.push({ tipset, messages });
-      if (found.length >= request.length || tipset.height === 0) break;
-      const parent = await this.#source.getTipSet(tipset.parents.cids, { signal });
-      if (parent === undefined) break;
-      tipset = parent;
-    }
+    // are read concurrently, at most MESSAGE_READS_IN_FLIGHT tipsets ahead of the encoding: one
+    // read after another left both peers idle most of a messages request (measured). Encoding
+    // follows the walk in order, so the walk stops once the byte budget is reached and memory
+    // stays bounded by the budget plus the window.
+    const pending: { tipset: TipSet; messages?: Promise<BlockMessages[] | undefined> }[] = [];
     const out: Uint8Array[] = [];
     let size = 0;
-    for (const entry of found) {
+    let full = false;
+    const encodeOldest = async () => {
+      const entry = pending.shift()!;
       let messages: CompactedMessages | null = null;
       if (entry.messages) {
         const perBlock = await entry.messages;
         // Messages we do not have end the segment here: what comes before is still an answer.
-        if (perBlock === undefined) break;
+        if (perBlock === undefined) {
+          full = true;
+          return;
+        }
         messages = compactMessages(perBlock);
       }
       const bs: BSTipSet = { blocks: wantHeaders ? entry.tipset.blocks : [], messages };
       const bytes = dagCbor.encode(encodeBSTipSet(bs));
-      if (size + bytes.length > budget) break;
+      if (size + bytes.length > budget) {
+        full = true;
+        return;
+      }
       size += bytes.length;
       out.push(bytes);
+    };
+    let walked = 0;
+    while (true) {
+      signal.throwIfAborted();
+      const messages = wantMessages ? this.#messagesOf(tipset, signal) : undefined;
+      messages?.catch(() => {}); // awaited when encoded, or dropped when the answer is full
+      pending.push({ tipset, messages });
+      walked++;
+      if (pending.length > MESSAGE_READS_IN_FLIGHT) await encodeOldest();
+      if (full || walked >= request.length || tipset.height === 0) break;
+      const parent = await this.#source.getTipSet(tipset.parents.cids, { signal });
+      if (parent === undefined) break;
+      tipset = parent;
     }
+    while (!full && pending.length > 0) await encodeOldest();
     if (out.length === 0) {
       return {
         status: ExchangeStatus.NotFound,
