@@ -22,6 +22,7 @@
  * @module
  */
 import { secp256k1 } from "@noble/curves/secp256k1";
+import { toHex } from "../hex.ts";
 
 const Point = secp256k1.ProjectivePoint;
 type Point = InstanceType<typeof Point>;
@@ -61,7 +62,7 @@ export class SignerKeyCache {
    * may be used; undefined otherwise (the caller recovers).
    */
   tabledKey(payload: Uint8Array): Point | undefined {
-    const name = hex(payload);
+    const name = toHex(payload);
     const entry = this.#keys.get(name);
     if (!entry?.tabled) return undefined;
     this.#keys.delete(name); // most recently used last
@@ -74,7 +75,7 @@ export class SignerKeyCache {
    * uncompressed): builds its table once it has signed {@link TABLE_AFTER_USES} times.
    */
   remember(payload: Uint8Array, publicKey: Uint8Array): void {
-    const name = hex(payload);
+    const name = toHex(payload);
     let entry = this.#keys.get(name);
     if (entry) {
       this.#keys.delete(name);
@@ -129,10 +130,4 @@ function invert(s: bigint): bigint {
     [x, y] = [y, x - q * y];
   }
   return ((x % N) + N) % N;
-}
-
-function hex(bytes: Uint8Array): string {
-  let out = "";
-  for (const b of bytes) out += b.toString(16).padStart(2, "0");
-  return out;
 }

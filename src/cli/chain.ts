@@ -21,7 +21,7 @@ import {
 } from "../chain/types/mod.ts";
 import { UsageError, UserError } from "../errors.ts";
 import { CID } from "../ipld/block.ts";
-import { ApiClient } from "../net/api_client.ts";
+import { callDaemon } from "./daemon_call.ts";
 import { readCarFile, writeCarFile } from "../repo/car_file.ts";
 import { KvIpldStore } from "../repo/kv_ipld_store.ts";
 import { repoLayout } from "../repo/layout.ts";
@@ -29,16 +29,7 @@ import { RepoLock } from "../repo/repo_lock.ts";
 import { openStoreKv } from "../repo/store_kv.ts";
 import type { Command, CommandContext, CommandGroup } from "./command.ts";
 import { openConfig } from "./open.ts";
-
-/** One call to the daemon. */
-async function call<T>(ctx: CommandContext, method: string, params: unknown[] = []): Promise<T> {
-  const client = await ApiClient.fromRoot(ctx.root, { signal: ctx.signal });
-  try {
-    return await client.call<T>(method, params, { signal: ctx.signal });
-  } finally {
-    client.close();
-  }
-}
+import { toHex } from "../hex.ts";
 
 /** The root's chain opened in this process; `exclusive` takes the root lock (no daemon). */
 async function withChain<T>(
@@ -76,10 +67,6 @@ function parseCid(text: string, what: string): CID {
   }
 }
 
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 function fromHex(text: string): Uint8Array {
   const clean = text.trim().replace(/^0x/i, "");
   if (clean.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(clean)) {
@@ -112,7 +99,7 @@ const head: Command = {
   summary: "Print the daemon's chain head: height and block CIDs",
   arity: [0, 0],
   async run(ctx) {
-    const ts = await call<TipSetJson>(ctx, ChainMethod.ChainHead);
+    const ts = await callDaemon<TipSetJson>(ctx, ChainMethod.ChainHead);
     ctx.print(ts, () => [`height ${ts.Height}`, ...ts.Cids.map((c) => c["/"])].join("\n"));
   },
 };
@@ -124,7 +111,7 @@ const get: Command = {
   arity: [1, 1],
   async run(ctx, args) {
     const cid = parseCid(args.positionals[0], "CID");
-    const header = await call<BlockHeaderJson>(ctx, ChainMethod.ChainGetBlock, [
+    const header = await callDaemon<BlockHeaderJson>(ctx, ChainMethod.ChainGetBlock, [
       { "/": cid.toString() },
     ]);
     ctx.print(header, () => [`cid:           ${cid}`, ...headerLines(header)].join("\n"));
@@ -150,7 +137,7 @@ const decodeHeader: Command = {
     const cid = blockHeaderCid(header);
     const json = blockHeaderToJson(header);
     ctx.print(
-      { cid: cid.toString(), signingBytes: hex(blockHeaderSigningBytes(header)), header: json },
+      { cid: cid.toString(), signingBytes: toHex(blockHeaderSigningBytes(header)), header: json },
       () => [`cid:           ${cid}`, ...headerLines(json)].join("\n"),
     );
   },

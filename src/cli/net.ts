@@ -5,7 +5,7 @@
  * Text output is aligned tables for people; `--json` prints the API's data unchanged (Lotus
  * shapes where Lotus has the call, see `src/api/net_api.ts`), for scripts.
  */
-import type { Command, CommandContext, CommandGroup } from "./command.ts";
+import type { Command, CommandGroup } from "./command.ts";
 import { UsageError } from "../errors.ts";
 import {
   type AddrInfo,
@@ -18,26 +18,8 @@ import {
   type PeerId,
   type PeerScore,
 } from "../api/net_api.ts";
-import { ApiClient } from "../net/api_client.ts";
+import { callDaemon } from "./daemon_call.ts";
 import { formatDuration, parseDuration } from "../repo/config.ts";
-
-/** Runs `fn` with a client for the root's daemon, closing it afterwards. */
-async function withClient<T>(
-  ctx: CommandContext,
-  fn: (client: ApiClient) => Promise<T>,
-): Promise<T> {
-  const client = await ApiClient.fromRoot(ctx.root, { signal: ctx.signal });
-  try {
-    return await fn(client);
-  } finally {
-    client.close();
-  }
-}
-
-/** One call to the daemon. */
-function call<T>(ctx: CommandContext, method: string, params: unknown[] = []): Promise<T> {
-  return withClient(ctx, (client) => client.call<T>(method, params, { signal: ctx.signal }));
-}
 
 /**
  * Columns padded to their widest cell, two spaces apart; the last column is not padded, so
@@ -100,7 +82,7 @@ const id: Command = {
   summary: "Print this node's peer ID",
   arity: [0, 0],
   async run(ctx) {
-    const peer = await call<PeerId>(ctx, NetMethod.ID);
+    const peer = await callDaemon<PeerId>(ctx, NetMethod.ID);
     ctx.print({ ID: peer }, () => peer);
   },
 };
@@ -111,7 +93,7 @@ const listen: Command = {
   help: "Each line is dialable by another node: `filnode net connect <line>`.",
   arity: [0, 0],
   async run(ctx) {
-    const info = await call<AddrInfo>(ctx, NetMethod.NetAddrsListen);
+    const info = await callDaemon<AddrInfo>(ctx, NetMethod.NetAddrsListen);
     ctx.print(info, () => info.Addrs.map((a) => `${a}/p2p/${info.ID}`).join("\n"));
   },
 };
@@ -123,7 +105,7 @@ const peers: Command = {
     "manager's score: higher is better; low scores lead to disconnects and bans.",
   arity: [0, 0],
   async run(ctx) {
-    const list = await call<PeerDetail[]>(ctx, NetMethod.PeersDetailed);
+    const list = await callDaemon<PeerDetail[]>(ctx, NetMethod.PeersDetailed);
     ctx.print(list, () => {
       if (list.length === 0) return "no peers connected";
       const rows = [...list]
@@ -158,7 +140,7 @@ const connect: Command = {
     } catch (err) {
       throw new UsageError(`MULTIADDR: ${(err as Error).message}`);
     }
-    await call<null>(ctx, NetMethod.NetConnect, [info]);
+    await callDaemon<null>(ctx, NetMethod.NetConnect, [info]);
     ctx.print({ connected: info.ID, addrs: info.Addrs }, () => `connected to ${info.ID}`);
   },
 };
@@ -176,7 +158,7 @@ const disconnect: Command = {
     } catch (err) {
       throw new UsageError(`PEER: ${(err as Error).message}`);
     }
-    await call<null>(ctx, NetMethod.NetDisconnect, [peer]);
+    await callDaemon<null>(ctx, NetMethod.NetDisconnect, [peer]);
     ctx.print({ disconnected: peer }, () => `disconnected ${peer}`);
   },
 };
@@ -186,7 +168,7 @@ const scores: Command = {
   summary: "List peers' reputation and gossipsub scores",
   arity: [0, 0],
   async run(ctx) {
-    const list = await call<PeerScore[]>(ctx, NetMethod.Scores);
+    const list = await callDaemon<PeerScore[]>(ctx, NetMethod.Scores);
     ctx.print(list, () => {
       if (list.length === 0) return "no peers scored";
       const rows = [...list]
@@ -217,7 +199,7 @@ const ban: Command = {
     const target = args.positionals[0];
     parseTargetArg(target);
     const seconds = banSeconds(args.values.for);
-    const entry = await call<BanEntry>(ctx, NetMethod.Ban, [target, seconds]);
+    const entry = await callDaemon<BanEntry>(ctx, NetMethod.Ban, [target, seconds]);
     ctx.print(entry, () => {
       const until = entry.Expires === null
         ? "permanently"
@@ -236,7 +218,7 @@ const unban: Command = {
   async run(ctx, args) {
     const target = args.positionals[0];
     parseTargetArg(target);
-    const removed = await call<boolean>(ctx, NetMethod.Unban, [target]);
+    const removed = await callDaemon<boolean>(ctx, NetMethod.Unban, [target]);
     const canonical = parseBanTarget(target).value;
     ctx.print(
       { target: canonical, unbanned: removed },
@@ -250,7 +232,7 @@ const bans: Command = {
   summary: "List bans in force, permanent and timed",
   arity: [0, 0],
   async run(ctx) {
-    const list = await call<BanEntry[]>(ctx, NetMethod.Bans);
+    const list = await callDaemon<BanEntry[]>(ctx, NetMethod.Bans);
     ctx.print(list, () => {
       if (list.length === 0) return "no bans";
       const now = Date.now();

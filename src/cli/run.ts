@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { UsageError, UserError } from "../errors.ts";
 import type { Command, CommandContext, CommandGroup, ParsedArgs } from "./command.ts";
+import { toHex } from "../hex.ts";
 
 export const PROGRAM = "filnode";
 
@@ -224,7 +225,7 @@ export async function runCli(
 function jsonReplacer(_key: string, value: unknown): unknown {
   if (typeof value === "bigint") return value.toString();
   if (value instanceof Uint8Array) {
-    return Array.from(value, (b) => b.toString(16).padStart(2, "0")).join("");
+    return toHex(value);
   }
   return value;
 }

@@ -4,7 +4,7 @@
  * line, otherwise it prints a plain line whenever the height moves, for logs and scripts.
  */
 import { SyncMethod, type SyncStatusJson } from "../api/sync_api.ts";
-import { ApiClient } from "../net/api_client.ts";
+import { callDaemon, withClient } from "./daemon_call.ts";
 import type { Command, CommandGroup } from "./command.ts";
 
 /** How often `wait` asks the daemon. */
@@ -33,13 +33,8 @@ const status: Command = {
   summary: "Print the sync stage, the head height and the target's",
   arity: [0, 0],
   async run(ctx) {
-    const client = await ApiClient.fromRoot(ctx.root, { signal: ctx.signal });
-    try {
-      const s = await client.call<SyncStatusJson>(SyncMethod.Status, [], { signal: ctx.signal });
-      ctx.print(s, () => describe(s));
-    } finally {
-      client.close();
-    }
+    const s = await callDaemon<SyncStatusJson>(ctx, SyncMethod.Status);
+    ctx.print(s, () => describe(s));
   },
 };
 
@@ -47,14 +42,14 @@ const wait: Command = {
   name: "wait",
   summary: "Wait until the node is in sync, showing progress",
   arity: [0, 0],
-  async run(ctx) {
-    const client = await ApiClient.fromRoot(ctx.root, { signal: ctx.signal });
-    const terminal = !ctx.json && isTerminal();
-    const encoder = new TextEncoder();
-    let lastLine = "";
-    try {
+  run(ctx) {
+    return withClient(ctx, async (client) => {
+      const terminal = !ctx.json && isTerminal();
+      const encoder = new TextEncoder();
+      let lastLine = "";
+      let s: SyncStatusJson;
       while (true) {
-        const s = await client.call<SyncStatusJson>(SyncMethod.Status, [], { signal: ctx.signal });
+        s = await client.call<SyncStatusJson>(SyncMethod.Status, [], { signal: ctx.signal });
         const line = terminal ? progressBar(s) : describe(s);
         if (terminal) Deno.stderr.writeSync(encoder.encode(`\r\x1b[K${line}`));
         else if (line !== lastLine) ctx.log(line);
@@ -65,11 +60,10 @@ const wait: Command = {
         await sleep(POLL_MS, ctx.signal);
       }
       if (terminal) Deno.stderr.writeSync(encoder.encode("\n"));
-      const s = await client.call<SyncStatusJson>(SyncMethod.Status, [], { signal: ctx.signal });
-      ctx.print(s, () => `in sync at height ${s.HeadHeight}`);
-    } finally {
-      client.close();
-    }
+      // The status that ended the wait is the answer: no second call.
+      const last = s;
+      ctx.print(last, () => `in sync at height ${last.HeadHeight}`);
+    });
   },
 };
 

@@ -14,6 +14,7 @@ import { type BlockHeader, blockHeaderSigningBytes, type TipSet } from "../chain
 import { type Address, Protocol } from "../chain/address.ts";
 import { verifySignature } from "../chain/signature.ts";
 import { type Consensus, ConsensusRuleError } from "./consensus.ts";
+import { toHex } from "../hex.ts";
 
 /** Weight each block adds: Lotus's weight is in units of 256 per block-equivalent too. */
 export const DEVNET_WEIGHT_PER_BLOCK = 256n;
@@ -30,7 +31,7 @@ export class DevnetConsensus implements Consensus {
       }
     }
     // Compare by payload bytes, so t1.../f1... spellings of one key are one miner.
-    this.#miners = new Set(miners.map((m) => bytesKey(m.bytes)));
+    this.#miners = new Set(miners.map((m) => toHex(m.bytes)));
   }
 
   weight(tipset: TipSet, parentWeight: bigint): bigint {
@@ -52,7 +53,7 @@ export class DevnetConsensus implements Consensus {
   }
 
   #check(header: BlockHeader): void {
-    if (!this.#miners.has(bytesKey(header.miner.bytes))) {
+    if (!this.#miners.has(toHex(header.miner.bytes))) {
       throw new ConsensusRuleError(`miner ${header.miner} is not a miner of this devnet`);
     }
     if (header.electionProof === null || header.electionProof.winCount < 1) {
@@ -68,8 +69,4 @@ export class DevnetConsensus implements Consensus {
     }
     if (!valid) throw new ConsensusRuleError(`block signature is not ${header.miner}'s`);
   }
-}
-
-function bytesKey(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }

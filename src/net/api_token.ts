@@ -27,6 +27,7 @@ import { sha256 } from "@noble/hashes/sha2";
 import type { AbortOptions } from "../abort.ts";
 import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "../repo/fs_atomic.ts";
+import { toHex } from "../hex.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Constants
@@ -71,7 +72,7 @@ export function tokenFilePath(root: string): string {
 /** A new token: 32 random bytes as 64 lower-case hex digits. */
 export function generateApiToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(TOKEN_BYTES));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(bytes);
 }
 
 /**

@@ -9,6 +9,7 @@ import type { Message, PeerId } from "@libp2p/interface";
 import { UserError } from "../errors.ts";
 import type { Libp2pNode } from "./libp2p_host.ts";
 import { filecoinMessageId } from "./libp2p_host.ts";
+import { toHex } from "../hex.ts";
 
 export type GossipKind = "blocks" | "msgs";
 
@@ -171,8 +172,4 @@ export class GossipTopics {
     const verdict = await this.#validators[kind]?.(from, data, decoded) ?? "accept";
     return verdict === "reject" ? { verdict, reason: "rejected by the validator" } : { verdict };
   }
-}
-
-function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -24,6 +24,7 @@ import {
   KvBlockKeys,
   readChunked,
 } from "./kv_ipld_store.ts";
+import { toHex } from "../hex.ts";
 
 /** Deno KV limits used here: 100 checks and 1000 mutations per atomic, 10 keys per getMany. */
 const KV_MAX_CHECKS = 100;
@@ -120,7 +121,7 @@ class FsckRun {
       if (!(id instanceof Uint8Array) || entry.key.length !== this.keys.manifests.length + 1) {
         continue; // not ours: the layout never writes such a key
       }
-      this.#manifestIds.add(hex(id));
+      this.#manifestIds.add(toHex(id));
       let cid: CID | undefined;
       if (isChunkManifest(entry.value) && !entry.value.dead) cid = decodeCid(entry.value.cid);
       lookups.push({ id, manifest: entry, cid });
@@ -306,8 +307,8 @@ class FsckRun {
       let bytes: Uint8Array | undefined;
       if (entry.value instanceof Uint8Array) bytes = entry.value;
       else if (isChunkedHeader(entry.value)) {
-        this.#headerIds.add(hex(entry.value.id));
-        if (!this.#manifestIds.has(hex(entry.value.id)) && this.#repair) {
+        this.#headerIds.add(toHex(entry.value.id));
+        if (!this.#manifestIds.has(toHex(entry.value.id)) && this.#repair) {
           // A header whose manifest went missing: recreate it so later runs can track the write.
           const manifest: ChunkManifest = {
             cid: cid.bytes,
@@ -316,7 +317,7 @@ class FsckRun {
             created: Date.now(),
           };
           await this.kv.set(this.keys.manifest(entry.value.id), manifest);
-          this.#manifestIds.add(hex(entry.value.id));
+          this.#manifestIds.add(toHex(entry.value.id));
         }
         try {
           bytes = await readChunked(this.kv, this.keys, cid, entry.value, entry.versionstamp);
@@ -356,7 +357,7 @@ class FsckRun {
     for await (const entry of it) {
       const id = entry.key[this.keys.chunks.length];
       if (id instanceof Uint8Array) {
-        const name = hex(id);
+        const name = toHex(id);
         if (this.#manifestIds.has(name) || this.#headerIds.has(name)) continue;
       }
       stray.push(entry.key);
@@ -383,10 +384,6 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 function keyHex(key: Deno.KvKey): string {
-  return key.map((p) => p instanceof Uint8Array ? hex(p) : String(p)).join("/");
+  return key.map((p) => p instanceof Uint8Array ? toHex(p) : String(p)).join("/");
 }

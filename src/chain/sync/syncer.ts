@@ -309,8 +309,12 @@ export class Syncer extends TypedEventTarget<SyncerEvents> {
     await store.putTipSets([{ tipset, messages: [messages] }], options);
     if (weight > store.weight) await store.setHead(tipset, weight, options);
     this.#stats.validated = 1;
-    this.#setStatus({ ...this.#status, height: tipset.height });
-    this.#setStatus({ ...this.#status, phase: "complete", endedAt: this.#o.clock.now() });
+    this.#setStatus({
+      ...this.#status,
+      height: tipset.height,
+      phase: "complete",
+      endedAt: this.#o.clock.now(),
+    });
     this.#o.log?.(
       `sync: took gossip block ${tipset.cids[0]} at height ${tipset.height} ` +
         `(${block.blsMessages.length + block.secpkMessages.length} messages by CID)`,
