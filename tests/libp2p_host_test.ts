@@ -8,6 +8,7 @@ import { deepStrictEqual, equal, ok, rejects } from "node:assert/strict";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { type ConnectionGater, KEEP_ALIVE, type Message } from "@libp2p/interface";
 import { encodeRaw } from "../src/ipld/block.ts";
+import { fastGossipMessageId } from "../src/net/libp2p_host.ts";
 import {
   echoOver,
   handleEcho,
@@ -121,16 +122,21 @@ Deno.test("simultaneous dials leave exactly one connection that works both ways"
   });
 });
 
+/** Subscribes both hosts to `topic`, connects them, and waits until `a` sees `b` subscribed. */
+async function subscribeBoth(a: TestHost, b: TestHost, topic: string): Promise<void> {
+  a.libp2p.services.pubsub.subscribe(topic);
+  b.libp2p.services.pubsub.subscribe(topic);
+  await a.libp2p.dial(b.addr);
+  await waitUntil(
+    () => a.libp2p.services.pubsub.getSubscribers(topic).some((p) => p.equals(b.peerId)),
+    "a sees b's subscription",
+  );
+}
+
 Deno.test("a gossip message published on one host reaches the other, signed by its sender", async () => {
   const topic = "/fil/msgs/testnet";
   await withHosts([{}, {}], async ([a, b]) => {
-    a.libp2p.services.pubsub.subscribe(topic);
-    b.libp2p.services.pubsub.subscribe(topic);
-    await a.libp2p.dial(b.addr);
-    await waitUntil(
-      () => a.libp2p.services.pubsub.getSubscribers(topic).some((p) => p.equals(b.peerId)),
-      "a sees b's subscription",
-    );
+    await subscribeBoth(a, b, topic);
     const data = enc.encode("a message for b");
     const received = nextEvent<Message>(
       b.libp2p.services.pubsub,
@@ -145,6 +151,58 @@ Deno.test("a gossip message published on one host reaches the other, signed by i
     deepStrictEqual(Uint8Array.from(msg.data), data);
     equal(msg.type, "signed");
     ok(msg.type === "signed" && msg.from.equals(a.peerId));
+  });
+});
+
+Deno.test("gossip's fast duplicate key is the data's alone, and distinct data never collide", () => {
+  const data = enc.encode("one message");
+  equal(fastGossipMessageId({ data }), fastGossipMessageId({ data: Uint8Array.from(data) }));
+  const ids = new Set<string>();
+  for (let i = 0; i < 1000; i++) ids.add(fastGossipMessageId({ data: enc.encode(`message ${i}`) }));
+  ids.add(fastGossipMessageId({}));
+  equal(ids.size, 1001);
+});
+
+Deno.test("a gossip copy with a forged signature arriving first does not shadow the real message", async () => {
+  // gossipsub caches a copy's fast duplicate key only once its signature has passed; if an
+  // upgrade cached it earlier, one forged copy would get every real copy dropped as a duplicate.
+  const topic = "/fil/msgs/testnet";
+  await withHosts([{}, {}], async ([a, b]) => {
+    await subscribeBoth(a, b, topic);
+    const delivered: Uint8Array[] = [];
+    // What b's gossipsub made of each copy: the forged one must have arrived and failed.
+    const verdicts: string[] = [];
+    // deno-lint-ignore no-explicit-any
+    const gossipsub = b.libp2p.services.pubsub as any;
+    const validate = gossipsub.validateReceivedMessage.bind(gossipsub);
+    // deno-lint-ignore no-explicit-any
+    gossipsub.validateReceivedMessage = async (...args: any[]) => {
+      const result = await validate(...args);
+      verdicts.push(result.code);
+      return result;
+    };
+    b.libp2p.services.pubsub.addEventListener("message", (evt) => {
+      if (evt.detail.topic === topic) delivered.push(Uint8Array.from(evt.detail.data));
+    });
+    const data = enc.encode("the real message");
+    // deno-lint-ignore no-explicit-any
+    const sent = (a.libp2p.services.pubsub as any).sendRpc(b.peerId.toString(), {
+      subscriptions: [],
+      messages: [{
+        from: a.peerId.toMultihash().bytes,
+        data,
+        seqno: new Uint8Array(8).fill(7),
+        topic,
+        signature: new Uint8Array(64).fill(1),
+      }],
+    });
+    ok(sent, "the forged copy was sent");
+    await waitUntil(() => verdicts.length > 0, "b judged the forged copy");
+    deepStrictEqual(verdicts, ["invalid"]);
+    equal(delivered.length, 0, "the forged copy is not delivered");
+    await a.libp2p.services.pubsub.publish(topic, data);
+    await waitUntil(() => delivered.length > 0, "the real message is delivered");
+    deepStrictEqual(delivered, [data]);
   });
 });
 

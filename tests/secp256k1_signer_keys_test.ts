@@ -72,6 +72,26 @@ Deno.test("signedByKey() agrees with recovery on valid, high-s, tampered and out
   equal(valid, 300, `${valid} valid of ${cases}`);
 });
 
+Deno.test("signedByKey() agrees with recovery on digests that are 0 mod n (no generator term)", () => {
+  for (const digest of [new Uint8Array(32), bytes32(N)]) {
+    const sig = secp256k1.sign(digest, key);
+    const signature = Uint8Array.of(...sig.toCompactRawBytes(), sig.recovery);
+    for (let v = 0; v < 4; v++) {
+      const variant = signature.with(64, v);
+      let recovered: Uint8Array | undefined;
+      try {
+        recovered = secp256k1.Signature.fromCompact(variant.subarray(0, 64)).addRecoveryBit(v)
+          .recoverPublicKey(digest).toRawBytes(false);
+      } catch {
+        recovered = undefined;
+      }
+      const expected = recovered !== undefined && recovered.every((b, i) => b === publicKey[i]);
+      equal(signedByKey(variant, digest, point), expected, `v=${v}`);
+      equal(expected, v === sig.recovery, `recovery accepts only v=${sig.recovery}`);
+    }
+  }
+});
+
 Deno.test("SignerKeyCache tables a key only after repeat use and keeps the most recent signers", () => {
   const cache = new SignerKeyCache(2);
   const others = [1, 2].map((n) => {
