@@ -11,6 +11,7 @@ import { IdentityKeyUnavailableError, libp2pIdentity } from "../src/net/identity
 import { KeyStore, LIBP2P_HOST_KEY, UnsupportedKeyTypeError } from "../src/repo/keystore.ts";
 import { echoOver, handleEcho, keyStoreIdentity, nextEvent, waitUntil, withHosts } from "./_net.ts";
 import { withTempDir } from "./_temp.ts";
+import { ed25519 } from "@noble/curves/ed25519";
 
 /** Low PBKDF2 count so the encrypted-store test stays fast. */
 const TEST_ITERATIONS = 1_000;
@@ -66,6 +67,20 @@ Deno.test("the KeyStore identity signs what its public key verifies, and nothing
     // libp2p may hand a Uint8ArrayList-like value: it must sign the same bytes.
     const listLike = { subarray: () => data } as unknown as Uint8Array;
     deepStrictEqual(await key.sign(listLike), sig);
+  });
+});
+
+Deno.test("ed25519Signer() signs natively the very bytes the pure-JS ed25519 signs", async () => {
+  await withTempDir("filnode-identity-", async (dir) => {
+    const ks = await KeyStore.create(dir, { insecure: true });
+    const seed = new Uint8Array(32).map((_, i) => i * 7 + 1);
+    await ks.import("ed25519", seed.slice(), { name: "libp2p-host" });
+    const signer = await ks.ed25519Signer();
+    deepStrictEqual(signer.publicKey, ed25519.getPublicKey(seed));
+    for (const size of [0, 1, 64, 1000]) {
+      const data = new Uint8Array(size).map((_, i) => i);
+      deepStrictEqual(signer.sign(data), ed25519.sign(data, seed), `${size} bytes`);
+    }
   });
 });
 

@@ -2,13 +2,16 @@
  * The fast check against a known signer key gives exactly recovery's verdict, on valid,
  * high-s, tampered and out-of-range signatures alike; keys get a table only after repeat use.
  */
-import { deepStrictEqual, equal, ok } from "node:assert/strict";
+import { deepStrictEqual, equal } from "node:assert/strict";
 import { secp256k1 } from "@noble/curves/secp256k1";
 import { Address } from "../src/chain/address.ts";
 import {
   signedByKey,
   SignerKeyCache,
   TABLE_AFTER_USES,
+  TABLE_WINDOW,
+  WIDE_TABLE_AFTER_USES,
+  WIDE_TABLE_WINDOW,
 } from "../src/chain/secp256k1_signer_keys.ts";
 import {
   recoverSecp256k1PublicKey,
@@ -22,7 +25,8 @@ const N = secp256k1.CURVE.n;
 const key = new Uint8Array(32).fill(0x42);
 const publicKey = secp256k1.getPublicKey(key, false);
 const signer = Address.fromSecp256k1PublicKey(publicKey);
-const point = secp256k1.ProjectivePoint.fromHex(publicKey).precompute(4, false);
+const point = secp256k1.ProjectivePoint.fromHex(publicKey).precompute(TABLE_WINDOW, false);
+const widePoint = secp256k1.ProjectivePoint.fromHex(publicKey).precompute(WIDE_TABLE_WINDOW, false);
 
 const big = (b: Uint8Array) =>
   BigInt("0x" + Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("") || "0");
@@ -31,6 +35,8 @@ const bytes32 = (n: bigint) => {
   for (let i = 31; i >= 0; i--, n >>= 8n) out[i] = Number(n & 0xffn);
   return out;
 };
+
+const publicKeyPayload = (pub: Uint8Array) => Address.fromSecp256k1PublicKey(pub).payload;
 
 /** Recovery's verdict: the signature recovers to our key. */
 function byRecovery(signature: Uint8Array, message: Uint8Array): boolean {
@@ -58,11 +64,13 @@ Deno.test("signedByKey() agrees with recovery on valid, high-s, tampered and out
     for (const variant of variants) {
       for (const signed of [message, new TextEncoder().encode(`other ${i}`)]) {
         const expected = byRecovery(variant, signed);
-        equal(
-          signedByKey(variant, signingDigest(signed), point),
-          expected,
-          `case ${cases}: recovery says ${expected}`,
-        );
+        for (const table of [point, widePoint]) {
+          equal(
+            signedByKey(variant, signingDigest(signed), table),
+            expected,
+            `case ${cases}: recovery says ${expected}`,
+          );
+        }
         if (expected) valid++;
         cases++;
       }
@@ -100,14 +108,46 @@ Deno.test("SignerKeyCache tables a key only after repeat use and keeps the most 
   });
   for (let use = 1; use < TABLE_AFTER_USES; use++) {
     cache.remember(signer.payload, publicKey);
-    equal(cache.tabledKey(signer.payload), undefined, `no table after ${use} use(s)`);
+    equal(cache.tableWindow(signer.payload), 0, `no table after ${use} use(s)`);
   }
   cache.remember(signer.payload, publicKey);
-  ok(cache.tabledKey(signer.payload), "tabled after repeat use");
+  equal(cache.tableWindow(signer.payload), TABLE_WINDOW, "tabled after repeat use");
   cache.remember(others[0].payload, others[0].pub);
   cache.remember(others[1].payload, others[1].pub); // evicts the least recently used: signer
   equal(cache.size, 2);
-  equal(cache.tabledKey(signer.payload), undefined);
+  equal(cache.tableWindow(signer.payload), undefined);
+});
+
+Deno.test("SignerKeyCache widens the tables of its busiest signers, within its quota, on valid checks only", () => {
+  const cache = new SignerKeyCache(2, 1);
+  const signers = [3, 4].map((n) => {
+    const secret = new Uint8Array(32).fill(n);
+    const pub = secp256k1.getPublicKey(secret, false);
+    return { secret, pub, payload: Address.fromSecp256k1PublicKey(pub).payload };
+  });
+  const checkMany = (who: (typeof signers)[number], count: number, forged: boolean) => {
+    for (let i = 0; i < count; i++) {
+      const message = new TextEncoder().encode(`busy ${i}`);
+      const signature = signSecp256k1(who.secret, message);
+      const signed = forged ? message.with(0, 0) : message;
+      equal(cache.check(who.payload, signature, signingDigest(signed)), !forged);
+    }
+  };
+  for (const who of signers) {
+    for (let i = 0; i < TABLE_AFTER_USES; i++) cache.remember(who.payload, who.pub);
+  }
+  const [a, b] = signers;
+  checkMany(a, WIDE_TABLE_AFTER_USES, false);
+  equal(cache.tableWindow(a.payload), WIDE_TABLE_WINDOW, "a busy signer's table widens");
+  checkMany(b, WIDE_TABLE_AFTER_USES * 2, true);
+  equal(cache.tableWindow(b.payload), TABLE_WINDOW, "forgeries in b's name do not count");
+  checkMany(b, WIDE_TABLE_AFTER_USES, false);
+  equal(cache.tableWindow(b.payload), TABLE_WINDOW, "the quota of one wide table is taken");
+  // A third signer evicts a (least recently used); b's next valid check takes the freed quota.
+  cache.remember(publicKeyPayload(publicKey), publicKey);
+  equal(cache.tableWindow(a.payload), undefined);
+  checkMany(b, 1, false);
+  equal(cache.tableWindow(b.payload), WIDE_TABLE_WINDOW);
 });
 
 Deno.test("verifySignature() keeps its verdicts once a signer's key is known", () => {

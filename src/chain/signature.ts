@@ -13,7 +13,7 @@ import { secp256k1 } from "@noble/curves/secp256k1";
 import { blake2b } from "@noble/hashes/blake2b";
 import { UserError } from "../errors.ts";
 import { Address, type Network, Protocol } from "./address.ts";
-import { signedByKey, SignerKeyCache } from "./secp256k1_signer_keys.ts";
+import { SignerKeyCache } from "./secp256k1_signer_keys.ts";
 
 /** Signature types, as Lotus `crypto.SigType`. */
 export const SigType = {
@@ -129,9 +129,9 @@ export function verifySignature(
       const data = signature.data;
       if (data.length !== SECP256K1_SIGNATURE_LENGTH || data[64] > 3) return false;
       const digest = signingDigest(message);
-      // A repeat signer: checked against its known key, the same verdict at ~half the cost.
-      const known = signerKeys.tabledKey(address.payload);
-      if (known) return signedByKey(data, digest, known);
+      // A repeat signer: checked against its known key, the same verdict at a third of the cost.
+      const fast = signerKeys.check(address.payload, data, digest);
+      if (fast !== undefined) return fast;
       const publicKey = recoverFromDigest(data, digest);
       if (!publicKey || !Address.fromSecp256k1PublicKey(publicKey).equals(address)) return false;
       signerKeys.remember(address.payload, publicKey);

@@ -6,6 +6,7 @@
 import * as dagCbor from "@ipld/dag-cbor";
 import { TopicValidatorResult } from "@libp2p/interface";
 import type { Message, PeerId } from "@libp2p/interface";
+import type { GossipsubMessage } from "@chainsafe/libp2p-gossipsub";
 import { UserError } from "../errors.ts";
 import type { Libp2pNode } from "./libp2p_host.ts";
 import { filecoinMessageId } from "./libp2p_host.ts";
@@ -63,11 +64,13 @@ export class GossipTopics {
     rejected: { blocks: 0, msgs: 0 },
     recent: [],
   };
-  readonly #onMessage = (evt: CustomEvent<Message>) => {
-    const kind = this.#kindOf(evt.detail.topic);
+  // gossipsub's own event carries the message ID it computed (hex: see `msgIdToStrFn` in
+  // libp2p_host.ts), so delivered messages are not hashed a second time here.
+  readonly #onMessage = (evt: CustomEvent<GossipsubMessage>) => {
+    const kind = this.#kindOf(evt.detail.msg.topic);
     if (!kind) return;
     this.#stats.received[kind]++;
-    this.#stats.recent.push(toHex(filecoinMessageId(evt.detail)));
+    this.#stats.recent.push(evt.detail.msgId);
     if (this.#stats.recent.length > RECENT_IDS) this.#stats.recent.shift();
   };
 
@@ -86,12 +89,12 @@ export class GossipTopics {
       );
       pubsub.subscribe(this.#topics[kind]);
     }
-    pubsub.addEventListener("message", this.#onMessage);
+    pubsub.addEventListener("gossipsub:message", this.#onMessage);
   }
 
   stop(): void {
     const pubsub = this.#libp2p.services.pubsub;
-    pubsub.removeEventListener("message", this.#onMessage);
+    pubsub.removeEventListener("gossipsub:message", this.#onMessage);
     for (const kind of ["blocks", "msgs"] as const) {
       pubsub.unsubscribe(this.#topics[kind]);
       pubsub.topicValidators.delete(this.#topics[kind]);

@@ -37,6 +37,8 @@ import { identity } from "multiformats/hashes/identity";
 import { blake2b } from "@noble/hashes/blake2b";
 import { blake2b256, BLAKE2B_256 } from "../ipld/block.ts";
 import { reportStreamFaults, type StreamFault } from "./stream_faults.ts";
+import { toHex } from "../hex.ts";
+import { installEd25519VerifyCache } from "./ed25519_verify_cache.ts";
 
 export type MuxerName = "yamux" | "mplex";
 
@@ -129,6 +131,7 @@ export function comparePeerIds(a: PeerId, b: PeerId): number {
 }
 
 export async function createHost(opts: HostOptions): Promise<Host> {
+  installEd25519VerifyCache();
   const libp2p = await createLibp2p({
     privateKey: opts.privateKey,
     addresses: { listen: opts.listen },
@@ -149,6 +152,8 @@ export async function createHost(opts: HostOptions): Promise<Host> {
         globalSignaturePolicy: "StrictSign",
         msgIdFn: filecoinMessageId,
         fastMsgIdFn: fastGossipMessageId,
+        // Hex message IDs: the form the gossip stats report, taken from gossipsub's delivery event.
+        msgIdToStrFn: toHex,
         floodPublish: true, // Lotus: WithFloodPublish(true)
         allowPublishToZeroTopicPeers: true,
         // gossipsub's IP colocation penalty scores every peer below the drop threshold once more

@@ -40,6 +40,7 @@ import {
   deriveMasterKey,
   eciesDecrypt,
   eciesEncrypt,
+  ed25519SignerFor,
   equalBytes,
   InvalidKeyError,
   KEY_TYPES,
@@ -495,10 +496,9 @@ export class KeyStore {
       return privateKey.slice();
     });
     const publicKey = publicKeyOf("ed25519", seed);
-    return {
-      publicKey,
-      sign: (data: Uint8Array) => signWith("ed25519", seed, data),
-    };
+    const sign = ed25519SignerFor(seed);
+    seed.fill(0);
+    return { publicKey, sign };
   }
 
   /** Check a signature made by one of this store's keys. See `KeyStore.verifySignature`. */
