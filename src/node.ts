@@ -236,6 +236,7 @@ export class FilecoinNode implements Startable {
         consensus: this.#consensus,
         clock: this.#clock,
         blockDelay: genesisState.blockDelay,
+        exchangeTimeoutMs: config.Chain.ExchangeTimeout,
         log: this.#options.log,
       });
       await network.start({ signal });

@@ -103,7 +103,7 @@ Deno.test("DEFAULT_CONFIG holds the documented defaults, durations in millisecon
   deepStrictEqual(structuredClone(DEFAULT_CONFIG), {
     Store: { Path: "kv/store.sqlite", MaxBlockSize: 2097152 },
     Keystore: { Insecure: false, AddressPrefix: "f" },
-    Chain: { Network: "devnet", BlockDelay: 30_000, GenesisTime: 0 },
+    Chain: { Network: "devnet", BlockDelay: 30_000, GenesisTime: 0, ExchangeTimeout: 60_000 },
     Clock: { Offset: 0, MaxDrift: 1000 },
     API: { ListenAddress: "127.0.0.1:1234" },
     Network: {

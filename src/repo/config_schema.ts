@@ -112,6 +112,18 @@ export const CONFIG_SCHEMA = [
     doc: "Genesis timestamp in unix seconds; 0 takes it from the genesis block",
   }),
   entry({
+    key: "Chain.ExchangeTimeout",
+    type: "duration",
+    default: 60_000,
+    min: 1000,
+    doc: "Longest wait for one chain exchange answer; a peer that takes longer is skipped and " +
+      "loses reputation",
+    notes: [
+      "A stalling peer costs a sync this much for each request asked of it; after one failure a",
+      "peer is not asked first again for 10 minutes.",
+    ],
+  }),
+  entry({
     key: "Clock.Offset",
     type: "duration",
     default: 0,

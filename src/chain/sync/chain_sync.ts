@@ -35,6 +35,8 @@ export interface ChainSyncDeps {
   readonly clock: Clock;
   /** Seconds per epoch, from genesis. */
   readonly blockDelay: number;
+  /** Longest wait for one chain exchange answer (`Chain.ExchangeTimeout`; default 60 s). */
+  readonly exchangeTimeoutMs?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -130,6 +132,7 @@ export class ChainSync {
     const client = new ChainExchangeClient({
       libp2p: network.host.libp2p,
       peers: () => network.greetedPeers(),
+      timeoutMs: this.#deps.exchangeTimeoutMs,
     });
     client.addEventListener("bad-answer", (e) => {
       const { peerId, kind, reason } = e.detail;
