@@ -4,7 +4,7 @@
  *     deno run --allow-net=127.0.0.1 --allow-read --allow-write --allow-env --allow-run \
  *       --allow-sys=uid,gid bench/gossip_propagation.ts \
  *       [--nodes 20] [--messages 50] [--warmup 200] [--interval-ms 200] [--bytes 256] [--rounds 1] \
- *       [--only filnode|plain] [--whitelist-loopback] [--profile] [--no-gate]
+ *       [--only filnode|plain] [--whitelist-loopback] [--profile] [--stages] [--no-gate]
  *
  * Goal (issue 3): p50 and p99 of filnode's propagation within 1.2x of the plain baseline.
  * Exits 1 when the goal is missed or a message failed to reach a node (`--no-gate`: report only).
@@ -35,13 +35,23 @@
  * (measured: 0 of 950): `deno task bench:net` passes it, so the baseline is plain gossipsub that
  * works on one machine, not a broken one.
  *
+ * `--stages` has every receiver time its first copy of each message from the RPC's arrival at
+ * gossipsub to delivery, in the stages of `STAGES` (gossip_wire.ts), and prints each stage's
+ * median per side: where a side's extra latency per hop goes.
+ *
  * `--profile` CPU-profiles one receiving node on each side (node 2) during the idle window and
  * during the publishing, and prints where its time went by package and by function, with its
  * worst event-loop stall: the tool for finding why one side is slower.
  */
 import { join } from "node:path";
 import { PROJECT_DIR, startTaskFlags } from "../tests/e2e/harness.ts";
-import type { Arrival, Command, PeerReport, Report } from "./fixtures/gossip_wire.ts";
+import {
+  type Arrival,
+  type Command,
+  type PeerReport,
+  type Report,
+  STAGES,
+} from "./fixtures/gossip_wire.ts";
 import { procCpuMs, procMemory } from "./fixtures/proc_status.ts";
 import type { ProfileSummary } from "./fixtures/cpu_profile.ts";
 
@@ -96,6 +106,7 @@ interface Options {
   only?: "filnode" | "plain";
   whitelistLoopback: boolean;
   profile: boolean;
+  stages: boolean;
   gate: boolean;
 }
 
@@ -123,6 +134,7 @@ function parseOptions(args: string[]): Options {
     only,
     whitelistLoopback: args.includes("--whitelist-loopback"),
     profile: args.includes("--profile"),
+    stages: args.includes("--stages"),
     gate: !args.includes("--no-gate"),
   };
 }
@@ -353,6 +365,8 @@ function sameEdges(a: Edge[], b: Edge[]): boolean {
 interface SideResult {
   name: string;
   latenciesMs: number[];
+  /** With `--stages`: each delivery's stage durations (µs, `STAGES` order). */
+  stagesUs: number[][];
   expected: number;
   rssMiB: number[];
   publishErrors: string[];
@@ -455,11 +469,13 @@ async function publishAndCollect(
     ? { idle: (await idleProfile)!, publishing: (await publishProfile)! }
     : undefined;
   const latenciesMs = nodes.flatMap((n) => measured(n).map((a) => (a.atUs - a.sentUs) / 1000));
+  const stagesUs = nodes.flatMap((n) => measured(n).flatMap((a) => a.stagesUs ? [a.stagesUs] : []));
   const rss = (await Promise.all(nodes.map((n) => procMemory(n.pid))))
     .flatMap((m) => m ? [m.rss / MIB] : []);
   return {
     name,
     latenciesMs,
+    stagesUs,
     expected,
     rssMiB: rss,
     publishErrors: nodes.flatMap((n) => n.publishErrors),
@@ -481,6 +497,7 @@ async function runFilnode(
     const args = ["--root", root, "--network", NETWORK, "--max-ms", String(RUN_TIMEOUT_MS)];
     if (bootstrap) args.push("--bootstrap", bootstrap);
     if (opts.whitelistLoopback) args.push("--whitelist-loopback");
+    if (opts.stages) args.push("--stages");
     const flags = await startTaskFlags(root);
     // node:inspector needs unscoped --allow-sys; only the profiled node gets it, only with --profile.
     if (opts.profile && i === PROFILED_NODE) flags.push("--allow-sys");
@@ -533,6 +550,7 @@ async function runPlain(
       "--max-ms",
       String(RUN_TIMEOUT_MS),
       ...(opts.whitelistLoopback ? ["--whitelist-loopback"] : []),
+      ...(opts.stages ? ["--stages"] : []),
     ]);
     spawned.push(f);
     nodes.push(f);
@@ -712,6 +730,19 @@ async function main(): Promise<number> {
           }x`,
       );
     });
+  }
+  if (opts.stages) {
+    console.log(`\nper-hop stages, median µs over every delivery (${STAGES.join(" / ")}):`);
+    for (const side of [ours, plain].filter((r) => r.length > 0)) {
+      const all = side.flatMap((r) => r.stagesUs);
+      const medians = STAGES.map((_, i) =>
+        percentile(all.map((x) => x[i]).sort((a, b) => a - b), 50)
+      );
+      console.log(
+        `  ${side[0].name.padEnd(16)} ${medians.map((m) => String(m).padStart(6)).join(" ")}` +
+          `  (${all.length} deliveries timed)`,
+      );
+    }
   }
   for (const r of [...ours, ...plain].filter((r) => r.profiles).slice(0, 2)) {
     for (const [phase, p] of Object.entries(r.profiles!)) printProfile(`${r.name}, ${phase}`, p);
