@@ -481,8 +481,9 @@ export class KeyStore {
   /**
    * A signing capability for an ed25519 key, for the libp2p identity: it signs every Noise
    * handshake and gossip message, too often to read and decrypt its file each time, and libp2p
-   * calls it synchronously. The decrypted seed lives only in the returned closure; the caller gets
-   * the public key and `sign()`, never the seed.
+   * calls it synchronously. The decrypted seed goes into a runtime key object held only by the
+   * returned `sign()` and is then wiped; the caller gets the public key and `sign()`, never the
+   * seed.
    */
   async ed25519Signer(
     nameOrAddress: string = LIBP2P_HOST_KEY,
@@ -496,7 +497,7 @@ export class KeyStore {
       return privateKey.slice();
     });
     const publicKey = publicKeyOf("ed25519", seed);
-    const sign = ed25519SignerFor(seed);
+    const sign = ed25519SignerFor(seed, publicKey);
     seed.fill(0);
     return { publicKey, sign };
   }

@@ -167,21 +167,25 @@ export function signWith(type: KeyType, privateKey: Uint8Array, data: Uint8Array
 }
 
 /**
- * A signing function for one ed25519 seed, for keys that sign often (the libp2p identity signs
- * every gossip message it publishes and every Noise handshake). The runtime's native Ed25519
- * signs with a key object made once: ~13 µs a signature against ~150 µs for `signWith` (pure
- * JS), and ~35 µs against ~310 µs when the code is cold, as it is for a message every few hundred
- * ms. Ed25519 is deterministic, so both give the same bytes. The seed is not kept: the key object
- * holds the key inside the runtime, and the returned closure is the only reference to it.
+ * A signing function for one ed25519 seed and its public key, for keys that sign often (the
+ * libp2p identity signs every gossip message it publishes and every Noise handshake). The
+ * runtime's native Ed25519 signs with a key object made once: ~13 µs a signature against ~150 µs
+ * for `signWith` (pure JS), and ~35 µs against ~310 µs when the code is cold, as it is for a
+ * message every few hundred ms. Ed25519 is deterministic, so both give the same bytes. The seed
+ * is not kept: the key object holds the key inside the runtime, and the returned closure is the
+ * only reference to it.
  */
-export function ed25519SignerFor(seed: Uint8Array): (data: Uint8Array) => Uint8Array {
+export function ed25519SignerFor(
+  seed: Uint8Array,
+  publicKey: Uint8Array,
+): (data: Uint8Array) => Uint8Array {
   const key = createPrivateKey({
     format: "jwk",
     key: {
       kty: "OKP",
       crv: "Ed25519",
       d: base64url.baseEncode(seed),
-      x: base64url.baseEncode(ed25519.getPublicKey(seed)),
+      x: base64url.baseEncode(publicKey),
     },
   });
   return (data) => new Uint8Array(nativeSign(null, data, key));
