@@ -6,15 +6,16 @@
  * Run: `deno bench bench/gossip_validation_bench.ts` (it needs no permissions; `deno task bench`
  * runs it with the others).
  *
- * Each iteration does what `Gossip` (`src/net/gossip.ts`) does with a message off the wire:
- * DAG-CBOR decode, the one-tuple check, then the topic's validator. Both topics:
+ * Each iteration does what `Gossip` (`src/net/gossip.ts`) does with a message off the wire
+ * once it is under the size cap: the topic's validator, which decodes the bytes itself. Both
+ * topics:
  * - blocks (`blockGossipValidator`, devnet consensus): a valid BlockMsg (accept: BlockMsg decode,
  *   header CID, consensus precheck including secp256k1 recovery of the block signature); one
  *   whose block signature is corrupted (reject after the same work); a CBOR tuple that is not a
  *   BlockMsg (reject at BlockMsg decode, cheap).
  * - messages (`messageGossipValidator`): a valid secp256k1 SignedMessage (accept: decode,
  *   message CID, signature recovery); one with a corrupted signature (reject after the same
- *   work); truncated CBOR (reject at the gossip layer's DAG-CBOR decode, cheap).
+ *   work); truncated CBOR (reject at the decode, cheap).
  *
  * Every case cycles through {@link DISTINCT} distinct payloads built at load time, so nothing is
  * served from a cache; the store lookup (`has`) says "not stored" and nothing is known bad, so
@@ -74,16 +75,9 @@ const validateBlock = blockGossipValidator({
 });
 const validateMessage = messageGossipValidator();
 
-/** What `Gossip` does with a message's bytes: DAG-CBOR decode, one tuple, then the validator. */
+/** What `Gossip` does with a message's bytes once under the size cap: the topic's validator. */
 function check(validator: GossipValidator, data: Uint8Array): Verdict | Promise<Verdict> {
-  let decoded: unknown;
-  try {
-    decoded = dagCbor.decode(data);
-  } catch {
-    return "reject";
-  }
-  if (!Array.isArray(decoded)) return "reject";
-  return validator(PEER, data, decoded);
+  return validator(PEER, data);
 }
 
 // --- payloads -------------------------------------------------------------------------------

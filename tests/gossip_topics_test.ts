@@ -205,7 +205,8 @@ Deno.test("structurally bad gossip from a raw host is rejected, blamed on it, an
 Deno.test("setValidator() verdicts are honoured: accept delivers, reject blames, ignore drops", async () => {
   await withGossipers(2, async ([a, b]) => {
     const seen: Array<{ from: string; decoded: unknown }> = [];
-    a.gossip.setValidator("msgs", (from, _data, decoded) => {
+    a.gossip.setValidator("msgs", (from, data) => {
+      const decoded = dagCbor.decode(data);
       seen.push({ from, decoded });
       return (decoded as [Verdict])[0];
     });

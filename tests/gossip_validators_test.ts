@@ -1,8 +1,8 @@
 /**
  * The chain's gossip validators on real encodings: a valid block is accepted and becomes a sync
  * target; a forged, unknown-miner, known-bad or malformed one is rejected; a far-future or
- * duplicate one ignored. Messages: a correctly signed one accepted, a forged or malformed one
- * rejected.
+ * duplicate one ignored. Messages: a correctly signed one accepted, a forged, malformed or
+ * non-canonically encoded one rejected.
  */
 import { deepStrictEqual, equal } from "node:assert/strict";
 import * as dagCbor from "@ipld/dag-cbor";
@@ -18,7 +18,7 @@ import type { SyncTarget } from "../src/chain/sync/syncer.ts";
 import {
   type BlockHeader,
   encodeBlockMsg,
-  encodeSignedMessage,
+  serializeSignedMessage,
   signedMessageCid,
   TipSet,
 } from "../src/chain/types/mod.ts";
@@ -56,11 +56,9 @@ function blockAt(height: number, by = miner): BlockHeader {
   }).tipset.blocks[0];
 }
 
-/** The decoded CBOR of a BlockMsg, as the gossip layer hands it to validators. */
-function wire(header: BlockHeader, bls: CID[] = []): unknown {
-  return dagCbor.decode(
-    dagCbor.encode(encodeBlockMsg({ header, blsMessages: bls, secpkMessages: [] })),
-  );
+/** The bytes of a BlockMsg, as gossip hands them to validators. */
+function wire(header: BlockHeader, bls: CID[] = []): Uint8Array {
+  return dagCbor.encode(encodeBlockMsg({ header, blsMessages: bls, secpkMessages: [] }));
 }
 
 Deno.test("blockGossipValidator(): accept, reject and ignore as Lotus's block validator", async () => {
@@ -76,7 +74,7 @@ Deno.test("blockGossipValidator(): accept, reject and ignore as Lotus's block va
   });
   const good = blockAt(5);
   const goodCid = TipSet.fromBlocks([good]).cids[0];
-  equal(await validate("peer-a", new Uint8Array(), wire(good)), "accept");
+  equal(await validate("peer-a", wire(good)), "accept");
   equal(targets.length, 1);
   deepStrictEqual(targets[0].cids.map(String), [goodCid.toString()]);
   equal(targets[0].peerId, "peer-a");
@@ -87,20 +85,22 @@ Deno.test("blockGossipValidator(): accept, reject and ignore as Lotus's block va
     ...good,
     blockSig: { ...good.blockSig!, data: good.blockSig!.data.map((b, i) => i === 3 ? b ^ 1 : b) },
   };
-  equal(await validate("p", new Uint8Array(), wire(forged)), "reject");
-  equal(await validate("p", new Uint8Array(), wire(blockAt(5, stranger))), "reject");
-  equal(await validate("p", new Uint8Array(), wire({ ...good, electionProof: null })), "reject");
+  equal(await validate("p", wire(forged)), "reject");
+  equal(await validate("p", wire(blockAt(5, stranger))), "reject");
+  equal(await validate("p", wire({ ...good, electionProof: null })), "reject");
   // Not a BlockMsg at all, or one with too many messages.
-  equal(await validate("p", new Uint8Array(), [1, 2, 3]), "reject");
-  equal(await validate("p", new Uint8Array(), wire(good, Array(10_001).fill(goodCid))), "reject");
+  equal(await validate("p", dagCbor.encode([1, 2, 3])), "reject");
+  equal(await validate("p", Uint8Array.of(0xff, 0x00)), "reject", "not CBOR at all");
+  equal(await validate("p", wire(good).subarray(0, 100)), "reject", "truncated");
+  equal(await validate("p", wire(good, Array(10_001).fill(goodCid))), "reject");
   // Too far ahead of the clock (5 epochs or more): ignored, not punished.
-  equal(await validate("p", new Uint8Array(), wire(blockAt(15))), "ignore");
+  equal(await validate("p", wire(blockAt(15))), "ignore");
   // Already stored: ignored.
   stored.add(goodCid.toString());
-  equal(await validate("p", new Uint8Array(), wire(good)), "ignore");
+  equal(await validate("p", wire(good)), "ignore");
   // Known bad (itself): rejected.
   bad.add(goodCid.toString());
-  equal(await validate("p", new Uint8Array(), wire(good)), "reject");
+  equal(await validate("p", wire(good)), "reject");
   equal(targets.length, 1, "only the first, valid block became a target");
 });
 
@@ -109,11 +109,23 @@ Deno.test("messageGossipValidator(): a signed message is accepted, a forged or g
   const signed = signDevnetTransfer(sender, 0);
   const message = signed.message;
   const validate = messageGossipValidator();
-  const decoded = (v: unknown) => dagCbor.decode(dagCbor.encode(v));
-  equal(await validate("p", new Uint8Array(), decoded(encodeSignedMessage(signed))), "accept");
+  const bytes = serializeSignedMessage(signed);
+  equal(await validate("p", bytes), "accept");
   const forged = { message: { ...message, value: 2n }, signature: signed.signature };
-  equal(await validate("p", new Uint8Array(), decoded(encodeSignedMessage(forged))), "reject");
-  equal(await validate("p", new Uint8Array(), [1, "x"]), "reject");
+  equal(await validate("p", serializeSignedMessage(forged)), "reject");
+  // Signed by someone else than the sender it names.
+  const other = signDevnetTransfer(devnetMinerFromSeed("other"), 0);
+  equal(
+    await validate("p", serializeSignedMessage({ ...signed, signature: other.signature })),
+    "reject",
+  );
+  equal(await validate("p", dagCbor.encode([1, "x"])), "reject");
+  equal(await validate("p", Uint8Array.of(0x82, 0x8a)), "reject", "truncated");
+  equal(await validate("p", Uint8Array.of(...bytes, 0)), "reject", "trailing byte");
+  // The same message with its version written as 0x18 0x00 instead of 0x00: a value Lotus would
+  // name by the canonical bytes; refused rather than hashed as sent.
+  equal(bytes[2], 0x00, "the version is the first field of the inner tuple");
+  equal(await validate("p", Uint8Array.of(0x82, 0x8a, 0x18, 0x00, ...bytes.subarray(3))), "reject");
 });
 
 Deno.test("blockGossipValidator(): message CIDs must be the ones the header's root commits to", async () => {
@@ -137,15 +149,13 @@ Deno.test("blockGossipValidator(): message CIDs must be the ones the header's ro
   const header = made.tipset.blocks[0];
   const cids = transfers.map((t) => signedMessageCid(t));
   const gossip = (secpk: CID[]) =>
-    dagCbor.decode(
-      dagCbor.encode(encodeBlockMsg({ header, blsMessages: [], secpkMessages: secpk })),
-    );
+    dagCbor.encode(encodeBlockMsg({ header, blsMessages: [], secpkMessages: secpk }));
   // One left out, or the order changed: not what the signed header names.
-  equal(await validate("relayer", new Uint8Array(), gossip(cids.slice(1))), "reject");
-  equal(await validate("relayer", new Uint8Array(), gossip([cids[1], cids[0], cids[2]])), "reject");
+  equal(await validate("relayer", gossip(cids.slice(1))), "reject");
+  equal(await validate("relayer", gossip([cids[1], cids[0], cids[2]])), "reject");
   equal(targets.length, 0);
   // The block's own lists: accepted, and the target carries them for fetching by CID.
-  equal(await validate("relayer", new Uint8Array(), gossip(cids)), "accept");
+  equal(await validate("relayer", gossip(cids)), "accept");
   deepStrictEqual(targets[0].block?.secpkMessages.map(String), cids.map(String));
   equal(targets[0].block?.header.height, 5);
 });

@@ -6,7 +6,9 @@
  *   decode as the topic's type, a block from a known-bad chain, over the message limit, message
  *   CID lists that are not what the header's message root commits to (Lotus `validateMsgMeta`),
  *   or not passing the consensus checks (miner, election, signature); a message whose
- *   key-address sender did not sign it.
+ *   key-address sender did not sign it, or one not in its canonical encoding (Lotus's cbor-gen
+ *   refuses non-minimal heads and floats too; we refuse whatever would re-encode differently,
+ *   as `deserializeSignedMessage` does for all peer bytes).
  * - `ignore` (dropped, no penalty): a block more than {@link MAX_FUTURE_EPOCHS} epochs ahead of
  *   the clock (Lotus: it may be valid later, but we will not hold it), or one we already have.
  * - `accept`: forwarded; a block becomes a sync target (the syncer fetches what it misses by
@@ -14,6 +16,7 @@
  *
  * @module
  */
+import * as dagCbor from "@ipld/dag-cbor";
 import type { CID } from "multiformats/cid";
 import type { GossipValidator } from "../net/gossip.ts";
 import type { Clock } from "../clock/clock.ts";
@@ -26,11 +29,11 @@ import {
   type BlockHeader,
   blockHeaderCid,
   type BlockMsg,
+  cidOfBytes,
   computeMsgMeta,
   decodeBlockMsg,
-  decodeSignedMessage,
+  deserializeReceivedSignedMessage,
   InvalidChainDataError,
-  messageCid,
   TipSet,
 } from "./types/mod.ts";
 
@@ -50,11 +53,17 @@ export interface BlockGossipDeps {
 
 /** The blocks-topic validator. */
 export function blockGossipValidator(deps: BlockGossipDeps): GossipValidator {
-  return async (from, _data, decoded) => {
+  return async (from, data) => {
     let msg: BlockMsg;
     let header: BlockHeader;
     let cid: CID;
     try {
+      let decoded: unknown;
+      try {
+        decoded = dagCbor.decode(data);
+      } catch {
+        return "reject";
+      }
       msg = decodeBlockMsg(decoded);
       header = msg.header;
       if (msg.blsMessages.length + msg.secpkMessages.length > BLOCK_MESSAGE_LIMIT) return "reject";
@@ -88,15 +97,20 @@ export function blockGossipValidator(deps: BlockGossipDeps): GossipValidator {
   };
 }
 
-/** The messages-topic validator: decodes and checks what can be checked without state. */
+/**
+ * The messages-topic validator: decodes and checks what can be checked without state. It runs on
+ * every message the node hears, first copies on the path to every peer, so it decodes in one
+ * pass (`deserializeReceivedSignedMessage`) and names the message by hashing the bytes it came
+ * in, which that decoder guarantees are canonical, instead of encoding it again.
+ */
 export function messageGossipValidator(): GossipValidator {
-  return (_from, _data, decoded) => {
+  return (_from, data) => {
     try {
-      const signed = decodeSignedMessage(decoded);
+      const { signed, messageBytes } = deserializeReceivedSignedMessage(data);
       if (signed.message.from.protocol === Protocol.SECP256K1) {
         const ok = verifySignature(
           signed.signature,
-          messageCid(signed.message).bytes,
+          cidOfBytes(messageBytes).bytes,
           signed.message.from,
         );
         if (!ok) return "reject";

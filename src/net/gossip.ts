@@ -26,11 +26,12 @@ export const MAX_GOSSIP_BYTES: Readonly<Record<GossipKind, number>> = {
 /** What a full validator says; "ignore" drops without penalty (duplicates, too old). */
 export type Verdict = "accept" | "reject" | "ignore";
 
-export type GossipValidator = (
-  from: string,
-  data: Uint8Array,
-  decoded: unknown,
-) => Verdict | Promise<Verdict>;
+/**
+ * A topic's full validator: it decodes `data` itself (with the topic type's own strict decoder:
+ * decoding it twice would cost more than the rest of the checks) and must reject anything that
+ * is not one well-formed object of that type.
+ */
+export type GossipValidator = (from: string, data: Uint8Array) => Verdict | Promise<Verdict>;
 
 export interface GossipStats {
   received: Record<GossipKind, number>;
@@ -152,7 +153,10 @@ export class GossipTopics {
     return verdict === "ignore" ? TopicValidatorResult.Ignore : TopicValidatorResult.Accept;
   }
 
-  /** The structural checks, then the chain system's validator; `reason` says why a reject. */
+  /**
+   * The size cap, then the chain system's validator, or without one the structural check (one
+   * DAG-CBOR tuple: both BlockMsg and SignedMessage are tuples); `reason` says why a reject.
+   */
   async #check(
     kind: GossipKind,
     from: string,
@@ -164,15 +168,18 @@ export class GossipTopics {
         reason: `size ${data.length} outside 1..${MAX_GOSSIP_BYTES[kind]}`,
       };
     }
+    const validator = this.#validators[kind];
+    if (validator) {
+      const verdict = await validator(from, data);
+      return verdict === "reject" ? { verdict, reason: "rejected by the validator" } : { verdict };
+    }
     let decoded: unknown;
     try {
       decoded = dagCbor.decode(data);
     } catch {
       return { verdict: "reject", reason: "not DAG-CBOR" };
     }
-    // Both BlockMsg and SignedMessage are CBOR tuples.
     if (!Array.isArray(decoded)) return { verdict: "reject", reason: "not a CBOR tuple" };
-    const verdict = await this.#validators[kind]?.(from, data, decoded) ?? "accept";
-    return verdict === "reject" ? { verdict, reason: "rejected by the validator" } : { verdict };
+    return { verdict: "accept" };
   }
 }

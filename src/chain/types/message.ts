@@ -16,7 +16,8 @@ import {
   checkSafeUint,
   checkUint64,
   type DecodeOptions,
-  deserialize,
+  DEFAULT_MAX_BYTES,
+  MAX_ADDRESS_BYTES,
   readAddress,
   readBigInt,
   readBytes,
@@ -26,7 +27,9 @@ import {
   readUint64,
   serialize,
 } from "./_cbor.ts";
+import { type CanonicalCborReader, deserializeCanonical } from "./canonical_cbor_reader.ts";
 import { cidOfBytes } from "./cid.ts";
+import { MAX_BIG_INT_BYTES } from "../big_int.ts";
 
 /** Fields in a message tuple. */
 export const MESSAGE_FIELDS = 10;
@@ -108,6 +111,40 @@ export function decodeMessage(
   };
 }
 
+/**
+ * Read a Message at the reader's position: the same checks as `decodeMessage`, on canonical
+ * bytes only (see `CanonicalCborReader`).
+ */
+export function readMessage(
+  reader: CanonicalCborReader,
+  options: Pick<DecodeOptions, "network"> = {},
+  what = "message",
+): Message {
+  reader.tuple(what, MESSAGE_FIELDS);
+  const version = reader.safeUint(`${what}.Version`);
+  const toBytes = reader.bytes(`${what}.To`, MAX_ADDRESS_BYTES);
+  const fromBytes = reader.bytes(`${what}.From`, MAX_ADDRESS_BYTES);
+  return {
+    version,
+    to: readAddress(toBytes, `${what}.To`, options.network),
+    from: readAddress(fromBytes, `${what}.From`, options.network),
+    nonce: reader.uint64(`${what}.Nonce`),
+    value: readBigInt(reader.bytes(`${what}.Value`, MAX_BIG_INT_BYTES), `${what}.Value`),
+    gasLimit: reader.int64(`${what}.GasLimit`),
+    gasFeeCap: readBigInt(
+      reader.bytes(`${what}.GasFeeCap`, MAX_BIG_INT_BYTES),
+      `${what}.GasFeeCap`,
+    ),
+    gasPremium: readBigInt(
+      reader.bytes(`${what}.GasPremium`, MAX_BIG_INT_BYTES),
+      `${what}.GasPremium`,
+    ),
+    method: reader.uint64(`${what}.Method`),
+    // A copy: the message outlives the buffer it came in (a gossip frame, a KV read).
+    params: reader.bytes(`${what}.Params`, DEFAULT_MAX_BYTES).slice(),
+  };
+}
+
 /** The message's canonical bytes. */
 export function serializeMessage(message: Message): Uint8Array {
   return serialize(encodeMessage(message));
@@ -115,7 +152,7 @@ export function serializeMessage(message: Message): Uint8Array {
 
 /** Decode a message from peer bytes: strict, bounded, canonical. Throws InvalidChainDataError. */
 export function deserializeMessage(bytes: Uint8Array, options?: DecodeOptions): Message {
-  return deserialize(bytes, "message", (v) => decodeMessage(v, options), encodeMessage, options);
+  return deserializeCanonical(bytes, "message", (r) => readMessage(r, options), options);
 }
 
 /** The message's CID (Lotus `Message.Cid`); its bytes are what the sender signs. */

@@ -9,15 +9,15 @@
  * @module
  */
 import type { CID } from "multiformats/cid";
-import { type Signature, SigType } from "../signature.ts";
+import { type Signature, SIGNATURE_MAX_LENGTH, SigType } from "../signature.ts";
 import {
   type DecodeOptions,
-  deserialize,
   readSignature,
   readTuple,
   serialize,
   signatureBytes,
 } from "./_cbor.ts";
+import { deserializeCanonical } from "./canonical_cbor_reader.ts";
 import { cidOfBytes } from "./cid.ts";
 import {
   decodeMessage,
@@ -25,6 +25,7 @@ import {
   type Message,
   messageCid,
   type MessageTuple,
+  readMessage,
 } from "./message.ts";
 
 /** A message with its sender's signature. */
@@ -62,18 +63,44 @@ export function serializeSignedMessage(signed: SignedMessage): Uint8Array {
   return serialize(encodeSignedMessage(signed));
 }
 
+/** A signed message decoded from peer bytes, with the unsigned message's own encoding. */
+export interface ReceivedSignedMessage {
+  readonly signed: SignedMessage;
+  /**
+   * The unsigned message's bytes inside the input (a view, not a copy). The input is canonical,
+   * so these are exactly `serializeMessage(signed.message)`: the message CID is their hash.
+   */
+  readonly messageBytes: Uint8Array;
+}
+
 /** Decode a signed message from peer bytes: strict, bounded, canonical. */
 export function deserializeSignedMessage(
   bytes: Uint8Array,
   options?: DecodeOptions,
 ): SignedMessage {
-  return deserialize(
-    bytes,
-    "signed message",
-    (v) => decodeSignedMessage(v, options),
-    encodeSignedMessage,
-    options,
-  );
+  return deserializeReceivedSignedMessage(bytes, options).signed;
+}
+
+/**
+ * `deserializeSignedMessage`, also handing back the unsigned message's bytes, so a validator
+ * names the message (and checks its signature) without encoding it again.
+ */
+export function deserializeReceivedSignedMessage(
+  bytes: Uint8Array,
+  options?: DecodeOptions,
+): ReceivedSignedMessage {
+  const what = "signed message";
+  return deserializeCanonical(bytes, what, (reader) => {
+    reader.tuple(what, 2);
+    const start = reader.position;
+    const message = readMessage(reader, options, `${what}.Message`);
+    const messageBytes = reader.between(start, reader.position);
+    const signature = readSignature(
+      reader.bytes(`${what}.Signature`, SIGNATURE_MAX_LENGTH),
+      `${what}.Signature`,
+    );
+    return { signed: { message, signature }, messageBytes };
+  }, options);
 }
 
 /** The CID Lotus names this signed message by (see the module comment). */
