@@ -5,6 +5,7 @@
 import { deepStrictEqual, equal } from "node:assert/strict";
 import { secp256k1 } from "@noble/curves/secp256k1";
 import { Address } from "../src/chain/address.ts";
+import { FixedBaseTable } from "../src/chain/secp256k1_fixed_base.ts";
 import {
   signedByKey,
   SignerKeyCache,
@@ -25,8 +26,11 @@ const N = secp256k1.CURVE.n;
 const key = new Uint8Array(32).fill(0x42);
 const publicKey = secp256k1.getPublicKey(key, false);
 const signer = Address.fromSecp256k1PublicKey(publicKey);
-const point = secp256k1.ProjectivePoint.fromHex(publicKey).precompute(TABLE_WINDOW, false);
-const widePoint = secp256k1.ProjectivePoint.fromHex(publicKey).precompute(WIDE_TABLE_WINDOW, false);
+const point = new FixedBaseTable(secp256k1.ProjectivePoint.fromHex(publicKey), TABLE_WINDOW);
+const widePoint = new FixedBaseTable(
+  secp256k1.ProjectivePoint.fromHex(publicKey),
+  WIDE_TABLE_WINDOW,
+);
 
 const big = (b: Uint8Array) =>
   BigInt("0x" + Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("") || "0");

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { blake2b } from "@noble/hashes/blake2b";
+import { blake2b160Digest, blake2b32Digest } from "../ipld/blake2b.ts";
 import { base32 } from "multiformats/bases/base32";
 import { UserError } from "../errors.ts";
 
@@ -62,7 +62,7 @@ export class InvalidAddressError extends UserError {}
 
 /** blake2b-160 of `data`: the payload of f1 (over a public key) and f2 (over actor data) addresses. */
 export function addressHash(data: Uint8Array): Uint8Array {
-  return blake2b(data, { dkLen: PAYLOAD_HASH_LENGTH });
+  return blake2b160Digest(data);
 }
 
 /** blake2b-32 over `protocol byte || payload`: the checksum appended in the string form. */
@@ -70,7 +70,7 @@ export function addressChecksum(protocol: Protocol, payload: Uint8Array): Uint8A
   const ingest = new Uint8Array(1 + payload.length);
   ingest[0] = protocol;
   ingest.set(payload, 1);
-  return blake2b(ingest, { dkLen: CHECKSUM_LENGTH });
+  return blake2b32Digest(ingest);
 }
 
 /**

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { blake2b } from "@noble/hashes/blake2b";
+import { blake2b256Digest } from "../ipld/blake2b.ts";
 import { secp256k1 } from "@noble/curves/secp256k1";
 import type { Block } from "../ipld/block.ts";
 import type { Consensus } from "../consensus/consensus.ts";
@@ -37,9 +37,7 @@ export interface DevnetMiner {
 
 /** A deterministic devnet miner from a seed (tests and benches agree on it across processes). */
 export function devnetMinerFromSeed(seed: string, network: Network = "t"): DevnetMiner {
-  const privateKey = blake2b(new TextEncoder().encode(`filnode devnet miner ${seed}`), {
-    dkLen: 32,
-  });
+  const privateKey = blake2b256Digest(new TextEncoder().encode(`filnode devnet miner ${seed}`));
   const publicKey = secp256k1.getPublicKey(privateKey, false);
   return { address: Address.fromSecp256k1PublicKey(publicKey, network), privateKey };
 }
@@ -107,11 +105,8 @@ export function makeDevnetTipSet(
     );
     blocks.push(...meta.blocks);
     const vrf = (what: string) =>
-      blake2b(
+      blake2b256Digest(
         new TextEncoder().encode(`${what} ${miner.address} ${height} ${options.salt ?? ""}`),
-        {
-          dkLen: 32,
-        },
       );
     const unsigned: BlockHeader = {
       miner: miner.address,

@@ -7,12 +7,12 @@
  * costs. But signers repeat: a miner signs every block it mines, an account sends message after
  * message. Once a signer's key is known (recovered and matched to its address), a signature can be
  * checked against it directly: with a precomputed multiplication table for that key (window 4:
- * ~1.5 ms to build, ~75 KB), a check costs ~0.19 ms.
+ * ~1 ms to build, ~30 KB), a check costs ~0.13 ms.
  *
- * The check multiplies in variable time (wNAF over the table, skipping zero windows, no dummy
- * additions, one inversion at the end), as every verifier does: the scalars and points involved
- * are public. noble's `multiply` is constant-time (built for secret keys): a dummy addition per
- * zero window and an inversion per product, ~40% slower here.
+ * The check multiplies in variable time over fixed-base tables (`secp256k1_fixed_base.ts`: no
+ * doublings, mixed additions, one inversion at the end), as every verifier may: the scalars and
+ * points involved are public. noble's `multiply` is constant-time (built for secret keys): a
+ * dummy addition per zero window and an inversion per product.
  *
  * The direct check gives exactly the verdict recovery would. Recovery with id `v` from `(r, s)`
  * over digest `e` yields `Q' = r⁻¹(sR - eG)`, where R is the curve point with x = r (+ n if `v & 2`)
@@ -24,51 +24,39 @@
  * of one-off signers costs recovery only, never table builds; keys are kept for the
  * {@link DEFAULT_SIGNER_KEYS} most recently used signers. A signer that keeps signing (a busy
  * miner or sender) gets a window-8 table after {@link WIDE_TABLE_AFTER_USES} valid checks, for
- * at most {@link DEFAULT_WIDE_TABLES} signers: ~28 MB for a full cache at worst.
+ * at most {@link DEFAULT_WIDE_TABLES} signers: ~16 MB for a full cache at worst.
  *
  * @module
  */
 import { secp256k1 } from "@noble/curves/secp256k1";
-import { wNAF } from "@noble/curves/abstract/curve";
-import { _splitEndoScalar } from "@noble/curves/abstract/weierstrass";
 import { toHex } from "../hex.ts";
+import { FixedBaseTable, generatorAndKeyMultiple } from "./secp256k1_fixed_base.ts";
 
 const Point = secp256k1.ProjectivePoint;
 type Point = InstanceType<typeof Point>;
 const N = secp256k1.CURVE.n;
-const Fp = secp256k1.CURVE.Fp;
 /** The field prime (an x coordinate is below it). */
-const P = Fp.ORDER;
-/** secp256k1's GLV endomorphism ψ(x, y) = (βx, y), which multiplies a point by λ. */
-const ENDO = secp256k1.CURVE.endo as {
-  beta: bigint;
-  basises: [[bigint, bigint], [bigint, bigint]];
-};
-/**
- * Multiplication over noble's own tables (`Point.precompute`), which for secp256k1 cover
- * 128-bit scalars: the halves of a GLV split, as noble's `multiply` uses them.
- */
-const wnaf = new wNAF(Point, 128);
+const P = secp256k1.CURVE.Fp.ORDER;
 
-/** Signers whose keys are kept (most recently used first): up to ~75 KB each with a table. */
+/** Signers whose keys are kept (most recently used first): ~30 KB each with a table. */
 export const DEFAULT_SIGNER_KEYS = 256;
 /** Valid signatures from one signer (by recovery) before its key gets a table. */
 export const TABLE_AFTER_USES = 3;
-/** wNAF window of a signer's first table: ~75 KB, checks ~190 µs. */
+/** Window of a signer's first table: 264 points, ~30 KB, checks ~130 µs. */
 export const TABLE_WINDOW = 4;
 /** Valid fast checks before a signer's table widens: its busiest signers are worth more memory. */
 export const WIDE_TABLE_AFTER_USES = 64;
-/** The wide table's window: ~300 KB, checks ~145 µs (the generator's half is already window 8). */
+/** The wide table's window: 2,176 points, ~250 KB, ~6 ms to build, checks ~100 µs. */
 export const WIDE_TABLE_WINDOW = 8;
-/** Signers with a wide table at once (~10 MB); further busy signers keep the narrow one. */
+/** Signers with a wide table at once (~8 MB); further busy signers keep the narrow one. */
 export const DEFAULT_WIDE_TABLES = 32;
 
 interface SignerKey {
   readonly point: Point;
   /** Valid signatures seen: by recovery until tabled, then by the fast check. */
   uses: number;
-  /** The table's wNAF window; 0 while the key has none. */
-  window: number;
+  /** The key's multiplication table, once it has one. */
+  table?: FixedBaseTable;
 }
 
 /** Known signer keys by f1 payload (the 20-byte key hash). */
@@ -90,7 +78,8 @@ export class SignerKeyCache {
 
   /** The window of the signer's table: 0 for a key without one, undefined for an unknown signer. */
   tableWindow(payload: Uint8Array): number | undefined {
-    return this.#keys.get(toHex(payload))?.window;
+    const entry = this.#keys.get(toHex(payload));
+    return entry && (entry.table?.window ?? 0);
   }
 
   /**
@@ -102,16 +91,15 @@ export class SignerKeyCache {
   check(payload: Uint8Array, signature: Uint8Array, digest: Uint8Array): boolean | undefined {
     const name = toHex(payload);
     const entry = this.#keys.get(name);
-    if (!entry?.window) return undefined;
+    if (!entry?.table) return undefined;
     this.#keys.delete(name); // most recently used last
     this.#keys.set(name, entry);
-    const valid = signedByKey(signature, digest, entry.point);
+    const valid = signedByKey(signature, digest, entry.table);
     if (
-      valid && ++entry.uses >= WIDE_TABLE_AFTER_USES && entry.window !== WIDE_TABLE_WINDOW &&
-      this.#wide < this.#maxWide
+      valid && ++entry.uses >= WIDE_TABLE_AFTER_USES &&
+      entry.table.window !== WIDE_TABLE_WINDOW && this.#wide < this.#maxWide
     ) {
-      entry.point.precompute(WIDE_TABLE_WINDOW, false); // replaces the narrow table
-      entry.window = WIDE_TABLE_WINDOW;
+      entry.table = new FixedBaseTable(entry.point, WIDE_TABLE_WINDOW);
       this.#wide++;
     }
     return valid;
@@ -127,18 +115,17 @@ export class SignerKeyCache {
     if (entry) {
       this.#keys.delete(name);
     } else {
-      entry = { point: Point.fromHex(publicKey), uses: 0, window: 0 };
+      entry = { point: Point.fromHex(publicKey), uses: 0 };
     }
     entry.uses++;
-    if (!entry.window && entry.uses >= TABLE_AFTER_USES) {
-      entry.point.precompute(TABLE_WINDOW, false);
-      entry.window = TABLE_WINDOW;
+    if (!entry.table && entry.uses >= TABLE_AFTER_USES) {
+      entry.table = new FixedBaseTable(entry.point, TABLE_WINDOW);
     }
     this.#keys.set(name, entry);
     if (this.#keys.size > this.#capacity) {
       const [oldest, evicted] = this.#keys.entries().next().value!;
       this.#keys.delete(oldest);
-      if (evicted.window === WIDE_TABLE_WINDOW) this.#wide--;
+      if (evicted.table?.window === WIDE_TABLE_WINDOW) this.#wide--;
     }
   }
 }
@@ -147,7 +134,11 @@ export class SignerKeyCache {
  * Whether the 65-byte `r || s || v` signature over the 32-byte `digest` recovers to `key`:
  * the same verdict as recovering and comparing, computed without recovery (see the module doc).
  */
-export function signedByKey(signature: Uint8Array, digest: Uint8Array, key: Point): boolean {
+export function signedByKey(
+  signature: Uint8Array,
+  digest: Uint8Array,
+  key: FixedBaseTable,
+): boolean {
   if (signature.length !== 65 || digest.length !== 32) return false;
   const v = signature[64];
   if (v > 3) return false;
@@ -160,26 +151,8 @@ export function signedByKey(signature: Uint8Array, digest: Uint8Array, key: Poin
   const w = invert(s);
   const u1 = (e * w) % N;
   const u2 = (r * w) % N;
-  const keyPart = multiplyPublic(key, u2);
-  const sum = u1 === 0n ? keyPart : multiplyPublic(Point.BASE, u1).add(keyPart);
-  if (sum.is0()) return false;
-  const R = sum.toAffine();
-  return R.x === x && (R.y & 1n) === BigInt(v & 1);
-}
-
-/**
- * `point · k` in variable time, for public `point` and `k` only (k in [1, n)): k = k1 + λ·k2 with
- * 128-bit halves, so `point · k = point · k1 + ψ(point · k2)`, each half over the point's table.
- */
-function multiplyPublic(point: Point, k: bigint): Point {
-  const { k1neg, k1, k2neg, k2 } = _splitEndoScalar(k, ENDO.basises, N);
-  let p1 = wnaf.unsafe(point, k1);
-  let p2 = wnaf.unsafe(point, k2);
-  if (k1neg) p1 = p1.negate();
-  if (k2neg) p2 = p2.negate();
-  // ψ in projective coordinates: X·β (the same Z).
-  p2 = new Point(Fp.mul(p2.X, ENDO.beta), p2.Y, p2.Z);
-  return p1.add(p2);
+  const R = generatorAndKeyMultiple(u1, u2, key);
+  return R !== undefined && R.x === x && (R.y & 1n) === BigInt(v & 1);
 }
 
 function toBigInt(bytes: Uint8Array): bigint {

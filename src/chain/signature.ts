@@ -10,7 +10,7 @@
  * @module
  */
 import { secp256k1 } from "@noble/curves/secp256k1";
-import { blake2b } from "@noble/hashes/blake2b";
+import { blake2b256Digest } from "../ipld/blake2b.ts";
 import { UserError } from "../errors.ts";
 import { Address, type Network, Protocol } from "./address.ts";
 import { SignerKeyCache } from "./secp256k1_signer_keys.ts";
@@ -48,7 +48,7 @@ export class UnsupportedSignatureError extends UserError {}
 
 /** blake2b-256 of `message`: what a Filecoin secp256k1 signature signs. */
 export function signingDigest(message: Uint8Array): Uint8Array {
-  return blake2b(message, { dkLen: 32 });
+  return blake2b256Digest(message);
 }
 
 /**

@@ -7,7 +7,7 @@ import { CID } from "multiformats/cid";
 import * as raw from "multiformats/codecs/raw";
 import { from as hasherFrom } from "multiformats/hashes/hasher";
 import { sha256 } from "multiformats/hashes/sha2";
-import { blake2b } from "@noble/hashes/blake2b";
+import { blake2b256Digest } from "./blake2b.ts";
 
 export { CID };
 
@@ -17,11 +17,11 @@ export const SHA2_256 = sha256.code;
 export const DAG_CBOR = dagCbor.code;
 export const RAW = raw.code;
 
-/** blake2b-256 as a multiformats hasher (noble's implementation: faster than blakejs). */
+/** blake2b-256 as a multiformats hasher (WebAssembly: see `blake2b.ts`). */
 export const blake2b256 = hasherFrom({
   name: "blake2b-256",
   code: BLAKE2B_256,
-  encode: (input: Uint8Array) => blake2b(input, { dkLen: 32 }),
+  encode: blake2b256Digest,
 });
 
 /** A block: bytes and the CID that names them. */
@@ -37,7 +37,7 @@ export const SUPPORTED_HASHES: ReadonlySet<number> = new Set([BLAKE2B_256, SHA2_
 
 /** Hash `bytes` with the named multihash and return its digest bytes. */
 export function digestOf(hashCode: number, bytes: Uint8Array): Uint8Array {
-  if (hashCode === BLAKE2B_256) return blake2b(bytes, { dkLen: 32 });
+  if (hashCode === BLAKE2B_256) return blake2b256Digest(bytes);
   if (hashCode === SHA2_256) {
     const d = sha256.digest(bytes);
     if (d instanceof Promise) throw new Error("sha2-256 digest is unexpectedly async");

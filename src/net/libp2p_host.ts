@@ -34,8 +34,8 @@ import type { Blockstore } from "interface-blockstore";
 import { createHash } from "node:crypto";
 import { sha256 } from "multiformats/hashes/sha2";
 import { identity } from "multiformats/hashes/identity";
-import { blake2b } from "@noble/hashes/blake2b";
 import { blake2b256, BLAKE2B_256 } from "../ipld/block.ts";
+import { blake2b256Digest } from "../ipld/blake2b.ts";
 import { reportStreamFaults, type StreamFault } from "./stream_faults.ts";
 import { toHex } from "../hex.ts";
 import { installEd25519VerifyCache } from "./ed25519_verify_cache.ts";
@@ -103,13 +103,13 @@ const hashLoader = {
 
 /** Filecoin's gossipsub message ID: blake2b-256 of the data (Lotus `HashMsgId`). */
 export function filecoinMessageId(msg: { data: Uint8Array }): Uint8Array {
-  return blake2b(msg.data, { dkLen: 32 });
+  return blake2b256Digest(msg.data);
 }
 
 /**
  * The key gossipsub checks for duplicates before it verifies a message's libp2p signature: a
  * native SHA-256 of the data, ~2 µs against 50-250 µs (warm, cold) for the Ed25519 check and
- * ~10 µs for the (pure JS) blake2b of `filecoinMessageId`. Every node receives each message once from the
+ * the blake2b of `filecoinMessageId`. Every node receives each message once from the
  * publisher and again from most of its mesh peers, and without this key gossipsub verifies every
  * copy before it finds the copy is one it has seen (go-libp2p-pubsub, in Lotus, checks seen IDs
  * first too). It is local, never on the wire, so it need not be Filecoin's ID, but it must be

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { blake2b } from "@noble/hashes/blake2b";
+import { blake2b256Digest } from "../../ipld/blake2b.ts";
 import { compareBytes, readBytes, readTuple } from "./_cbor.ts";
 
 /** A block's ticket. */
@@ -29,7 +29,7 @@ export function decodeTicket(value: unknown, what = "ticket"): Ticket {
 
 /** blake2b-256 of the VRF proof: what tipset ordering compares (Lotus `Ticket.Less`). */
 export function ticketDigest(ticket: Ticket): Uint8Array {
-  return blake2b(ticket.vrfProof, { dkLen: 32 });
+  return blake2b256Digest(ticket.vrfProof);
 }
 
 /** Negative when `a` sorts before `b` in a tipset, as Lotus `Ticket.Less`; 0 when equal. */
