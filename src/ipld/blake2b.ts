@@ -14,7 +14,19 @@
  *
  * @module
  */
-import { createBLAKE2b } from "hash-wasm";
+// hash-wasm's blake2b-only build: its main entry bundles every algorithm it has, which cost each
+// daemon ~6 MB of resident memory (idle devnet daemons: 139.7 MB against 133.6 MB with this one).
+import hashWasmBlake2b from "hash-wasm/dist/blake2b.umd.min.js";
+
+/** The part of hash-wasm's hasher used here. */
+interface Blake2bHasher {
+  init(): Blake2bHasher;
+  update(data: Uint8Array): Blake2bHasher;
+  digest(outputType: "binary"): Uint8Array;
+}
+
+const createBLAKE2b = (hashWasmBlake2b as { createBLAKE2b(bits: number): Promise<Blake2bHasher> })
+  .createBLAKE2b;
 
 const hasher256 = await createBLAKE2b(256);
 const hasher160 = await createBLAKE2b(160);
