@@ -41,7 +41,12 @@ import {
 import { Clock } from "../src/clock/clock.ts";
 import { FakeTimeSource } from "../src/clock/time_source.ts";
 import { DevnetConsensus } from "../src/consensus/devnet_consensus.ts";
-import type { GossipValidator, Verdict } from "../src/net/gossip.ts";
+import {
+  type GossipValidator,
+  type ValidatorResult,
+  type Verdict,
+  verdictOf,
+} from "../src/net/gossip.ts";
 
 /** Distinct payloads per case, cycled through. */
 const DISTINCT = 2_000;
@@ -76,7 +81,10 @@ const validateBlock = blockGossipValidator({
 const validateMessage = messageGossipValidator();
 
 /** What `Gossip` does with a message's bytes once under the size cap: the topic's validator. */
-function check(validator: GossipValidator, data: Uint8Array): Verdict | Promise<Verdict> {
+function check(
+  validator: GossipValidator,
+  data: Uint8Array,
+): ValidatorResult | Promise<ValidatorResult> {
   return validator(PEER, data);
 }
 
@@ -125,7 +133,7 @@ async function assertVerdict(
   payloads: readonly Uint8Array[],
   expected: Verdict,
 ): Promise<void> {
-  const got = await check(validator, payloads[0]);
+  const got = verdictOf(await check(validator, payloads[0]));
   if (got !== expected) throw new Error(`${name}: expected ${expected}, validator said ${got}`);
 }
 

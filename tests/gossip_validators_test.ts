@@ -14,6 +14,7 @@ import {
 } from "../src/chain/devnet_block_maker.ts";
 import { buildGenesis } from "../src/chain/genesis.ts";
 import { blockGossipValidator, messageGossipValidator } from "../src/chain/gossip_validators.ts";
+import { type GossipValidator, verdictOf } from "../src/net/gossip.ts";
 import type { SyncTarget } from "../src/chain/sync/syncer.ts";
 import {
   type BlockHeader,
@@ -47,6 +48,11 @@ function clockAt(epoch: number): Clock {
   });
 }
 
+/** A validator that answers with its verdict alone (the reason is for a refused publisher). */
+function verdictsOf(validate: GossipValidator) {
+  return async (from: string, data: Uint8Array) => verdictOf(await validate(from, data));
+}
+
 function blockAt(height: number, by = miner): BlockHeader {
   return makeDevnetTipSet(genesisTipSet, 0n, {
     miners: [by],
@@ -65,13 +71,13 @@ Deno.test("blockGossipValidator(): accept, reject and ignore as Lotus's block va
   const targets: SyncTarget[] = [];
   const bad = new Set<string>();
   const stored = new Set<string>();
-  const validate = blockGossipValidator({
+  const validate = verdictsOf(blockGossipValidator({
     clock: clockAt(10),
     consensus,
     isBad: (cid) => bad.has(cid.toString()),
     has: (cid) => Promise.resolve(stored.has(cid.toString())),
     onBlock: (target) => targets.push(target),
-  });
+  }));
   const good = blockAt(5);
   const goodCid = TipSet.fromBlocks([good]).cids[0];
   equal(await validate("peer-a", wire(good)), "accept");
@@ -108,7 +114,7 @@ Deno.test("messageGossipValidator(): a signed message is accepted, a forged or g
   const sender = devnetMinerFromSeed("sender");
   const signed = signDevnetTransfer(sender, 0);
   const message = signed.message;
-  const validate = messageGossipValidator();
+  const validate = verdictsOf(messageGossipValidator());
   const bytes = serializeSignedMessage(signed);
   equal(await validate("p", bytes), "accept");
   const forged = { message: { ...message, value: 2n }, signature: signed.signature };
@@ -120,6 +126,15 @@ Deno.test("messageGossipValidator(): a signed message is accepted, a forged or g
     "reject",
   );
   equal(await validate("p", dagCbor.encode([1, "x"])), "reject");
+  // The reason names what is wrong, for the user whose publish it refuses.
+  deepStrictEqual(await messageGossipValidator()("p", dagCbor.encode([1, "x"])), {
+    verdict: "reject",
+    reason: "signed message.Message: expected a 10-field array, got an integer",
+  });
+  deepStrictEqual(await messageGossipValidator()("p", serializeSignedMessage(forged)), {
+    verdict: "reject",
+    reason: "not signed by its sender",
+  });
   equal(await validate("p", Uint8Array.of(0x82, 0x8a)), "reject", "truncated");
   equal(await validate("p", Uint8Array.of(...bytes, 0)), "reject", "trailing byte");
   // The same message with its version written as 0x18 0x00 instead of 0x00: a value Lotus would
@@ -130,13 +145,13 @@ Deno.test("messageGossipValidator(): a signed message is accepted, a forged or g
 
 Deno.test("blockGossipValidator(): message CIDs must be the ones the header's root commits to", async () => {
   const targets: SyncTarget[] = [];
-  const validate = blockGossipValidator({
+  const validate = verdictsOf(blockGossipValidator({
     clock: clockAt(10),
     consensus,
     isBad: () => false,
     has: () => Promise.resolve(false),
     onBlock: (target) => targets.push(target),
-  });
+  }));
   const sender = devnetMinerFromSeed("sender");
   const transfers = [0, 1, 2].map((n) => signDevnetTransfer(sender, n));
   const made = makeDevnetTipSet(genesisTipSet, 0n, {

@@ -62,7 +62,7 @@ export function blockGossipValidator(deps: BlockGossipDeps): GossipValidator {
       try {
         decoded = dagCbor.decode(data);
       } catch {
-        return "reject";
+        return { verdict: "reject", reason: "not DAG-CBOR" };
       }
       msg = decodeBlockMsg(decoded);
       header = msg.header;
@@ -74,7 +74,9 @@ export function blockGossipValidator(deps: BlockGossipDeps): GossipValidator {
       }
       cid = blockHeaderCid(header);
     } catch (err) {
-      if (err instanceof InvalidChainDataError || err instanceof RangeError) return "reject";
+      if (err instanceof InvalidChainDataError || err instanceof RangeError) {
+        return { verdict: "reject", reason: err.message };
+      }
       throw err;
     }
     if (deps.isBad(cid) || header.parents.some((p) => deps.isBad(p))) return "reject";
@@ -113,13 +115,15 @@ export function messageGossipValidator(): GossipValidator {
           cidOfBytes(messageBytes).bytes,
           signed.message.from,
         );
-        if (!ok) return "reject";
+        if (!ok) return { verdict: "reject", reason: "not signed by its sender" };
       }
       return "accept";
     } catch (err) {
-      if (err instanceof InvalidChainDataError || err instanceof RangeError) return "reject";
+      if (err instanceof InvalidChainDataError || err instanceof RangeError) {
+        return { verdict: "reject", reason: err.message };
+      }
       // BLS verification is not implemented yet: forward without judging rather than reject.
-      return "ignore";
+      return { verdict: "ignore", reason: (err as Error).message };
     }
   };
 }

@@ -1,7 +1,8 @@
 /**
  * Filecoin's gossip topics, `/fil/blocks/<network>` and `/fil/msgs/<network>`, with validators
- * that run before anything is forwarded: cheap structural checks here (size, one DAG-CBOR tuple),
- * and a hook for the chain system's full checks. A rejected message costs its sender reputation.
+ * that run before anything is forwarded: the size cap here, then the chain system's full checks
+ * (which decode the bytes themselves), or, on a node without them, a structural check (one
+ * DAG-CBOR tuple). A rejected message costs its sender reputation.
  */
 import * as dagCbor from "@ipld/dag-cbor";
 import { TopicValidatorResult } from "@libp2p/interface";
@@ -26,12 +27,23 @@ export const MAX_GOSSIP_BYTES: Readonly<Record<GossipKind, number>> = {
 /** What a full validator says; "ignore" drops without penalty (duplicates, too old). */
 export type Verdict = "accept" | "reject" | "ignore";
 
+/** A validator's verdict, with why when it has one to give (shown to a user it refuses). */
+export type ValidatorResult = Verdict | { readonly verdict: Verdict; readonly reason: string };
+
 /**
  * A topic's full validator: it decodes `data` itself (with the topic type's own strict decoder:
  * decoding it twice would cost more than the rest of the checks) and must reject anything that
  * is not one well-formed object of that type.
  */
-export type GossipValidator = (from: string, data: Uint8Array) => Verdict | Promise<Verdict>;
+export type GossipValidator = (
+  from: string,
+  data: Uint8Array,
+) => ValidatorResult | Promise<ValidatorResult>;
+
+/** The verdict of a validator's result. */
+export function verdictOf(result: ValidatorResult): Verdict {
+  return typeof result === "string" ? result : result.verdict;
+}
 
 export interface GossipStats {
   received: Record<GossipKind, number>;
@@ -170,8 +182,11 @@ export class GossipTopics {
     }
     const validator = this.#validators[kind];
     if (validator) {
-      const verdict = await validator(from, data);
-      return verdict === "reject" ? { verdict, reason: "rejected by the validator" } : { verdict };
+      const result = await validator(from, data);
+      if (typeof result !== "string") return result;
+      return result === "reject" ? { verdict: result, reason: "rejected by the validator" } : {
+        verdict: result,
+      };
     }
     let decoded: unknown;
     try {
