@@ -5,10 +5,10 @@
  * ones the message CID hashes. The general path is kept as the oracle here.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { secp256k1 } from "@noble/curves/secp256k1";
 import { bytesToHex } from "@noble/hashes/utils";
 import { Address } from "../src/chain/address.ts";
-import { SigType } from "../src/chain/signature.ts";
+import { devnetMinerFromSeed, signDevnetTransfer } from "../src/chain/devnet_block_maker.ts";
+import { signSecp256k1, SigType } from "../src/chain/signature.ts";
 import { deserialize } from "../src/chain/types/_cbor.ts";
 import { CanonicalCborReader } from "../src/chain/types/canonical_cbor_reader.ts";
 import {
@@ -56,23 +56,11 @@ function rng(seed: number): () => number {
   };
 }
 
-const SECRET = secp256k1.utils.randomPrivateKey();
-const SECP_ADDRESS = Address.fromSecp256k1PublicKey(secp256k1.getPublicKey(SECRET, false));
+const SENDER = devnetMinerFromSeed("canonical reader");
 
 /** Messages covering every field's encodings: 1- to 9-byte heads, signs, address protocols. */
 const MESSAGES: Message[] = [
-  {
-    version: 0,
-    to: Address.fromId(1000),
-    from: SECP_ADDRESS,
-    nonce: 7n,
-    value: 10n ** 18n,
-    gasLimit: 1_000_000n,
-    gasFeeCap: 100n,
-    gasPremium: 1n,
-    method: 0n,
-    params: new Uint8Array(0),
-  },
+  { ...signDevnetTransfer(SENDER, 7).message, value: 10n ** 18n },
   {
     version: 24,
     to: Address.fromActorData(new Uint8Array(20).fill(7)),
@@ -88,7 +76,7 @@ const MESSAGES: Message[] = [
   {
     version: 256,
     to: Address.fromBlsPublicKey(new Uint8Array(48).fill(3)),
-    from: SECP_ADDRESS,
+    from: SENDER.address,
     nonce: 2n ** 32n,
     value: 1n,
     gasLimit: 2n ** 63n - 1n,
@@ -100,11 +88,7 @@ const MESSAGES: Message[] = [
 ];
 
 function signed(message: Message): SignedMessage {
-  const digest = cidOfBytes(serializeMessage(message)).bytes;
-  const sig = secp256k1.sign(digest, SECRET, { lowS: true });
-  const data = new Uint8Array(65);
-  data.set(sig.toCompactRawBytes());
-  data[64] = sig.recovery;
+  const data = signSecp256k1(SENDER.privateKey, messageCid(message).bytes);
   return { message, signature: { type: SigType.SECP256K1, data } };
 }
 

@@ -121,13 +121,15 @@ export function readMessage(
   what = "message",
 ): Message {
   reader.tuple(what, MESSAGE_FIELDS);
-  const version = reader.safeUint(`${what}.Version`);
-  const toBytes = reader.bytes(`${what}.To`, MAX_ADDRESS_BYTES);
-  const fromBytes = reader.bytes(`${what}.From`, MAX_ADDRESS_BYTES);
+  // Property values are evaluated in source order: the fields are read in tuple order.
   return {
-    version,
-    to: readAddress(toBytes, `${what}.To`, options.network),
-    from: readAddress(fromBytes, `${what}.From`, options.network),
+    version: reader.safeUint(`${what}.Version`),
+    to: readAddress(reader.bytes(`${what}.To`, MAX_ADDRESS_BYTES), `${what}.To`, options.network),
+    from: readAddress(
+      reader.bytes(`${what}.From`, MAX_ADDRESS_BYTES),
+      `${what}.From`,
+      options.network,
+    ),
     nonce: reader.uint64(`${what}.Nonce`),
     value: readBigInt(reader.bytes(`${what}.Value`, MAX_BIG_INT_BYTES), `${what}.Value`),
     gasLimit: reader.int64(`${what}.GasLimit`),
