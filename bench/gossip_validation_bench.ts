@@ -24,14 +24,11 @@
  * asserts its verdict once at load, so the bench cannot silently time the wrong path.
  */
 import * as dagCbor from "@ipld/dag-cbor";
-import {
-  devnetMinerFromSeed,
-  makeDevnetTipSet,
-  signDevnetTransfer,
-} from "../src/chain/devnet_block_maker.ts";
+import { makeDevnetTipSet, signDevnetTransfer } from "../src/consensus/devnet_block_maker.ts";
+import { devnetMinerFromSeed } from "../src/crypto/devnet_key.ts";
 import { buildGenesis, DEVNET_MINER_SEEDS } from "../src/chain/genesis.ts";
-import { blockGossipValidator, messageGossipValidator } from "../src/chain/gossip_validators.ts";
-import type { Signature } from "../src/chain/signature.ts";
+import { blockGossipValidator, messageGossipValidator } from "../src/sync/gossip_validators.ts";
+import type { Signature } from "../src/crypto/signature.ts";
 import {
   type BlockHeader,
   encodeBlockMsg,

@@ -21,7 +21,7 @@
  */
 import { join } from "node:path";
 import { filnode, LineProcess, MAIN, startTaskFlags } from "../tests/e2e/harness.ts";
-import { ApiClient } from "../src/net/api_client.ts";
+import { ApiClient } from "../src/api/api_client.ts";
 import { READY_LINE } from "../src/cli/daemon.ts";
 import { procMemory } from "./fixtures/proc_status.ts";
 

@@ -24,13 +24,11 @@
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { type BlockMessageLists, validateBlock } from "../src/chain/block_validator.ts";
+import type { BlockMessageLists } from "../src/chain/block_messages.ts";
+import { validateBlock } from "../src/consensus/block_validator.ts";
 import { ChainStore } from "../src/chain/chain_store.ts";
-import {
-  devnetMinerFromSeed,
-  makeDevnetTipSet,
-  signDevnetTransfer,
-} from "../src/chain/devnet_block_maker.ts";
+import { makeDevnetTipSet, signDevnetTransfer } from "../src/consensus/devnet_block_maker.ts";
+import { devnetMinerFromSeed } from "../src/crypto/devnet_key.ts";
 import { buildGenesis, DEVNET_MINER_SEEDS } from "../src/chain/genesis.ts";
 import {
   deserializeBlockHeader,

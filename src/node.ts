@@ -8,7 +8,7 @@
  */
 import type { AbortOptions, Startable } from "./abort.ts";
 import { ChainStore } from "./chain/chain_store.ts";
-import { ChainSync } from "./chain/sync/chain_sync.ts";
+import { ChainSync } from "./sync/chain_sync.ts";
 import {
   devnetGenesisTemplate,
   type GenesisState,
@@ -23,7 +23,7 @@ import { DiskFileStore } from "./filestore/disk_file_store.ts";
 import type { FileStore } from "./filestore/file_store.ts";
 import { type Config, loadConfig } from "./repo/config.ts";
 import { fsckIpldStore, type FsckReport } from "./repo/ipld_store_fsck.ts";
-import type { IpldStore } from "./repo/ipld_store.ts";
+import type { IpldStore } from "./ipld/ipld_store.ts";
 import { KeyStore } from "./repo/keystore.ts";
 import { KvIpldStore } from "./repo/kv_ipld_store.ts";
 import { repoLayout } from "./repo/layout.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Address } from "../src/chain/address.ts";
+import { Address } from "../src/crypto/address.ts";
 import { EMPTY_AMT_BLOCK, EMPTY_MSG_META_BLOCK } from "../src/chain/empty_msg_meta.ts";
 import { buildGenesis, type Genesis } from "../src/chain/genesis.ts";
 import { type BlockHeader, TipSet } from "../src/chain/types/mod.ts";

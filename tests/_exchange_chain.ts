@@ -6,8 +6,8 @@
  * @module
  */
 import type { CID } from "multiformats/cid";
-import { Address } from "../src/chain/address.ts";
-import { SigType } from "../src/chain/signature.ts";
+import { Address } from "../src/crypto/address.ts";
+import { SigType } from "../src/crypto/signature.ts";
 import { cidOf } from "../src/chain/types/cid.ts";
 import {
   type BlockHeader,

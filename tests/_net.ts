@@ -12,7 +12,7 @@ import { libp2pIdentity } from "../src/net/identity.ts";
 import { ipldBlockstore } from "../src/net/ipld_blockstore.ts";
 import { createHost, type Host, type HostOptions } from "../src/net/libp2p_host.ts";
 import { KeyStore } from "../src/repo/keystore.ts";
-import { MemoryIpldStore } from "../src/repo/memory_ipld_store.ts";
+import { MemoryIpldStore } from "../src/ipld/memory_ipld_store.ts";
 
 /** Network name for test hosts: only the DHT protocol id depends on it. */
 export const TEST_NETWORK = "testnet";

@@ -12,7 +12,7 @@ import {
   MAX_ADDRESS_STRING_LENGTH,
   MAX_SUBADDRESS_LENGTH,
   Protocol,
-} from "../src/chain/address.ts";
+} from "../src/crypto/address.ts";
 import { MAX_ADDRESS_BYTES } from "../src/chain/types/mod.ts";
 import { UserError } from "../src/errors.ts";
 

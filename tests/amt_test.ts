@@ -18,7 +18,7 @@ import {
 } from "../src/ipld/amt.ts";
 import { type Block, encodeCbor, encodeRaw } from "../src/ipld/block.ts";
 import { computeMsgMeta, deserializeMsgMeta, msgMetaCid } from "../src/chain/types/msg_meta.ts";
-import { MemoryIpldStore } from "../src/repo/memory_ipld_store.ts";
+import { MemoryIpldStore } from "../src/ipld/memory_ipld_store.ts";
 
 const EMPTY_MSG_META = "bafy2bzacecmda75ovposbdateg7eyhwij65zklgyijgcjwynlklmqazpwlhba";
 

@@ -20,7 +20,7 @@ import {
   parsePeerId,
   parsePeerMultiaddr,
 } from "../src/api/net_api.ts";
-import { FakeNetApi, fakePeerId } from "../src/api/fake_net_api.ts";
+import { FakeNetApi, fakePeerId } from "./fake_net_api.ts";
 import { UserError } from "../src/errors.ts";
 
 // ---------------------------------------------------------------------------------------------

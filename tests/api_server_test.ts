@@ -9,7 +9,7 @@
 import { deepStrictEqual, equal, match, ok, rejects, throws } from "node:assert/strict";
 import { createDispatcher, type RpcDispatch } from "../src/api/rpc.ts";
 import { netApiMethods } from "../src/api/net_api.ts";
-import { FakeNetApi, fakePeerId } from "../src/api/fake_net_api.ts";
+import { FakeNetApi, fakePeerId } from "./fake_net_api.ts";
 import {
   ApiListenError,
   createApiHandler,
@@ -18,7 +18,7 @@ import {
   RPC_PATH,
   startApiServer,
   startControlApi,
-} from "../src/net/api_server.ts";
+} from "../src/api/api_server.ts";
 import {
   ApiFileError,
   apiFilePath,
@@ -30,13 +30,13 @@ import {
   tokenFilePath,
   tokensEqual,
   writeApiFile,
-} from "../src/net/api_token.ts";
+} from "../src/api/api_token.ts";
 import {
   ApiAuthError,
   ApiClient,
   DaemonNotRunningError,
   RpcCallError,
-} from "../src/net/api_client.ts";
+} from "../src/api/api_client.ts";
 import { UserError } from "../src/errors.ts";
 import { withTempDir } from "./_temp.ts";
 

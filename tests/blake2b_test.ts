@@ -5,7 +5,7 @@
 import { deepStrictEqual as assertEquals, notStrictEqual } from "node:assert/strict";
 import { blake2b } from "@noble/hashes/blake2b";
 import { bytesToHex } from "@noble/hashes/utils";
-import { blake2b160Digest, blake2b256Digest, blake2b32Digest } from "../src/ipld/blake2b.ts";
+import { blake2b160Digest, blake2b256Digest, blake2b32Digest } from "../src/crypto/blake2b.ts";
 
 const LENGTHS = [0, 1, 38, 127, 128, 129, 255, 256, 257, 4096, (1 << 20) + 3];
 const HASHES: [number, (b: Uint8Array) => Uint8Array][] = [

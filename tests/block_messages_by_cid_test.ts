@@ -8,8 +8,9 @@ import {
   fetchBlockMessages,
   type MessageSource,
   MessagesUnavailableError,
-} from "../src/chain/sync/block_messages_by_cid.ts";
-import { devnetMinerFromSeed, signDevnetTransfer } from "../src/chain/devnet_block_maker.ts";
+} from "../src/sync/block_messages_by_cid.ts";
+import { signDevnetTransfer } from "../src/consensus/devnet_block_maker.ts";
+import { devnetMinerFromSeed } from "../src/crypto/devnet_key.ts";
 import { cidOf, cidOfBytes } from "../src/chain/types/cid.ts";
 import {
   messageCid,

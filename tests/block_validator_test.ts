@@ -1,15 +1,16 @@
 /** validateBlock(): each rule on its own, on a valid devnet block with one field changed. */
 import { rejects } from "node:assert/strict";
-import { Address } from "../src/chain/address.ts";
+import { Address } from "../src/crypto/address.ts";
 import {
   BlockFromFutureError,
   InvalidBlockError,
   validateBlock,
-} from "../src/chain/block_validator.ts";
-import { devnetMinerFromSeed, makeDevnetTipSet } from "../src/chain/devnet_block_maker.ts";
+} from "../src/consensus/block_validator.ts";
+import { makeDevnetTipSet } from "../src/consensus/devnet_block_maker.ts";
+import { devnetMinerFromSeed } from "../src/crypto/devnet_key.ts";
 import { buildGenesis } from "../src/chain/genesis.ts";
 import { type BlockHeader, blockHeaderSigningBytes, TipSet } from "../src/chain/types/mod.ts";
-import { signSecp256k1, SigType } from "../src/chain/signature.ts";
+import { signSecp256k1, SigType } from "../src/crypto/signature.ts";
 import { Clock } from "../src/clock/clock.ts";
 import { FakeTimeSource } from "../src/clock/time_source.ts";
 import { ConsensusRuleError } from "../src/consensus/consensus.ts";

@@ -6,9 +6,10 @@
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { bytesToHex } from "@noble/hashes/utils";
-import { Address } from "../src/chain/address.ts";
-import { devnetMinerFromSeed, signDevnetTransfer } from "../src/chain/devnet_block_maker.ts";
-import { signSecp256k1, SigType } from "../src/chain/signature.ts";
+import { Address } from "../src/crypto/address.ts";
+import { signDevnetTransfer } from "../src/consensus/devnet_block_maker.ts";
+import { devnetMinerFromSeed } from "../src/crypto/devnet_key.ts";
+import { signSecp256k1, SigType } from "../src/crypto/signature.ts";
 import { deserialize } from "../src/chain/types/_cbor.ts";
 import { CanonicalCborReader } from "../src/chain/types/canonical_cbor_reader.ts";
 import {

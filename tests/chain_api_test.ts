@@ -8,7 +8,7 @@ import {
   deserializeBlockHeader,
   serializeBlockHeader,
 } from "../src/chain/types/mod.ts";
-import { MemoryIpldStore } from "../src/repo/memory_ipld_store.ts";
+import { MemoryIpldStore } from "../src/ipld/memory_ipld_store.ts";
 import { chainOf, testGenesis } from "./_chain.ts";
 
 interface HeaderVector {

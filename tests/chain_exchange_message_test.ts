@@ -6,7 +6,7 @@
 import { deepStrictEqual, equal, ok, throws } from "node:assert/strict";
 import * as dagCbor from "@ipld/dag-cbor";
 import type { CID } from "multiformats/cid";
-import { SigType } from "../src/chain/signature.ts";
+import { SigType } from "../src/crypto/signature.ts";
 import type { SignedMessage, TipSet } from "../src/chain/types/mod.ts";
 import { cidOf } from "../src/chain/types/cid.ts";
 import { exchangeChain, exchangeMessage } from "./_exchange_chain.ts";

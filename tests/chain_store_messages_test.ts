@@ -1,15 +1,12 @@
 /** Blocks with messages: stored under their MsgMeta root, read back in block order, checked. */
 import { deepStrictEqual, equal, rejects } from "node:assert/strict";
 import { ChainStore } from "../src/chain/chain_store.ts";
-import {
-  devnetMinerFromSeed,
-  makeDevnetTipSet,
-  signDevnetTransfer,
-} from "../src/chain/devnet_block_maker.ts";
+import { makeDevnetTipSet, signDevnetTransfer } from "../src/consensus/devnet_block_maker.ts";
+import { devnetMinerFromSeed } from "../src/crypto/devnet_key.ts";
 import { buildGenesis } from "../src/chain/genesis.ts";
 import { InvalidChainDataError } from "../src/chain/types/mod.ts";
 import { DevnetConsensus } from "../src/consensus/devnet_consensus.ts";
-import { MemoryIpldStore } from "../src/repo/memory_ipld_store.ts";
+import { MemoryIpldStore } from "../src/ipld/memory_ipld_store.ts";
 
 const miner = devnetMinerFromSeed("m");
 const sender = devnetMinerFromSeed("sender");

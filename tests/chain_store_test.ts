@@ -6,7 +6,7 @@ import {
   MissingAncestryError,
 } from "../src/chain/chain_store.ts";
 import type { TipSet } from "../src/chain/types/mod.ts";
-import { MemoryIpldStore } from "../src/repo/memory_ipld_store.ts";
+import { MemoryIpldStore } from "../src/ipld/memory_ipld_store.ts";
 import { chainOf, childOf, range, testGenesis, weightOf } from "./_chain.ts";
 
 const genesis = testGenesis();

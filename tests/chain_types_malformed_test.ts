@@ -6,8 +6,8 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import * as dagCbor from "@ipld/dag-cbor";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils";
 import { CID } from "multiformats/cid";
-import { Address } from "../src/chain/address.ts";
-import { SigType } from "../src/chain/signature.ts";
+import { Address } from "../src/crypto/address.ts";
+import { SigType } from "../src/crypto/signature.ts";
 import { UserError } from "../src/errors.ts";
 import {
   type BlockHeader,

@@ -10,8 +10,8 @@ import { secp256k1 } from "@noble/curves/secp256k1";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils";
 import { base64pad } from "multiformats/bases/base64";
 import { CID } from "multiformats/cid";
-import { Address, addressHash } from "../src/chain/address.ts";
-import { type Signature, SigType, verifySignature } from "../src/chain/signature.ts";
+import { Address, addressHash } from "../src/crypto/address.ts";
+import { type Signature, SigType, verifySignature } from "../src/crypto/signature.ts";
 import {
   type BlockHeader,
   blockHeaderCid,

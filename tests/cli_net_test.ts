@@ -10,9 +10,9 @@ import { formatTable, netCommands } from "../src/cli/net.ts";
 import { runCli } from "../src/cli/run.ts";
 import { createDispatcher } from "../src/api/rpc.ts";
 import { netApiMethods } from "../src/api/net_api.ts";
-import { FakeNetApi, fakePeerId } from "../src/api/fake_net_api.ts";
-import { startControlApi } from "../src/net/api_server.ts";
-import { DaemonNotRunningError } from "../src/net/api_client.ts";
+import { FakeNetApi, fakePeerId } from "./fake_net_api.ts";
+import { startControlApi } from "../src/api/api_server.ts";
+import { DaemonNotRunningError } from "../src/api/api_client.ts";
 import { UsageError } from "../src/errors.ts";
 import { withTempDir } from "./_temp.ts";
 

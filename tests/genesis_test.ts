@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, equal, ok, rejects, throws } from "node:assert/strict";
-import { Address } from "../src/chain/address.ts";
+import { Address } from "../src/crypto/address.ts";
 import { EMPTY_MSG_META_CID } from "../src/chain/empty_msg_meta.ts";
 import {
   buildGenesis,
@@ -12,7 +12,7 @@ import {
 } from "../src/chain/genesis.ts";
 import { blockHeaderCid, deserializeBlockHeader } from "../src/chain/types/mod.ts";
 import { encodeCbor } from "../src/ipld/block.ts";
-import { MemoryIpldStore } from "../src/repo/memory_ipld_store.ts";
+import { MemoryIpldStore } from "../src/ipld/memory_ipld_store.ts";
 
 const template = { networkName: "devnet", timestamp: 1_700_000_000, blockDelay: 4 };
 

@@ -7,15 +7,12 @@
 import { deepStrictEqual, equal } from "node:assert/strict";
 import * as dagCbor from "@ipld/dag-cbor";
 import type { CID } from "multiformats/cid";
-import {
-  devnetMinerFromSeed,
-  makeDevnetTipSet,
-  signDevnetTransfer,
-} from "../src/chain/devnet_block_maker.ts";
+import { makeDevnetTipSet, signDevnetTransfer } from "../src/consensus/devnet_block_maker.ts";
+import { devnetMinerFromSeed } from "../src/crypto/devnet_key.ts";
 import { buildGenesis } from "../src/chain/genesis.ts";
-import { blockGossipValidator, messageGossipValidator } from "../src/chain/gossip_validators.ts";
+import { blockGossipValidator, messageGossipValidator } from "../src/sync/gossip_validators.ts";
 import { type GossipValidator, verdictOf } from "../src/net/gossip.ts";
-import type { SyncTarget } from "../src/chain/sync/syncer.ts";
+import type { SyncTarget } from "../src/sync/syncer.ts";
 import {
   type BlockHeader,
   encodeBlockMsg,

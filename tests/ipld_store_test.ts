@@ -21,9 +21,9 @@ import {
   DEFAULT_MAX_BLOCK_SIZE,
   type IpldStore,
   UnsupportedCidError,
-} from "../src/repo/ipld_store.ts";
+} from "../src/ipld/ipld_store.ts";
 import { KvIpldStore } from "../src/repo/kv_ipld_store.ts";
-import { MemoryIpldStore } from "../src/repo/memory_ipld_store.ts";
+import { MemoryIpldStore } from "../src/ipld/memory_ipld_store.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

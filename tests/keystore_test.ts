@@ -2,8 +2,8 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import { join } from "node:path";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils";
 import { base64pad } from "multiformats/bases/base64";
-import { Address } from "../src/chain/address.ts";
-import { decodeSignature, SigType, verifySignature } from "../src/chain/signature.ts";
+import { Address } from "../src/crypto/address.ts";
+import { decodeSignature, SigType, verifySignature } from "../src/crypto/signature.ts";
 import type { CommandContext, CommandGroup } from "../src/cli/command.ts";
 import { SignatureInvalidError, walletCommands } from "../src/cli/wallet.ts";
 import { CorruptRecordError, UsageError, UserError } from "../src/errors.ts";

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { type Block, encodeRaw } from "../src/ipld/block.ts";
 import { CorruptRecordError } from "../src/errors.ts";
-import { BlockNotFoundError } from "../src/repo/ipld_store.ts";
+import { BlockNotFoundError } from "../src/ipld/ipld_store.ts";
 import { fsckIpldStore, type FsckReport } from "../src/repo/ipld_store_fsck.ts";
 import {
   CHUNK_BYTES,

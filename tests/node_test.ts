@@ -13,7 +13,7 @@ import {
 import { RepoLockedError } from "../src/repo/repo_lock.ts";
 import { WrongPassphraseError } from "../src/repo/keystore.ts";
 import { ConfigError } from "../src/repo/config.ts";
-import { fsckRepo } from "../src/repo/repo_fsck.ts";
+import { fsckRepo } from "../src/cli/repo_fsck.ts";
 import { withTempDir } from "./_temp.ts";
 
 function withRoot(fn: (root: string) => Promise<void>): Promise<void> {

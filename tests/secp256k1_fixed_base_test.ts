@@ -5,7 +5,7 @@
  */
 import { deepStrictEqual, equal } from "node:assert/strict";
 import { secp256k1 } from "@noble/curves/secp256k1";
-import { FixedBaseTable, generatorAndKeyMultiple } from "../src/chain/secp256k1_fixed_base.ts";
+import { FixedBaseTable, generatorAndKeyMultiple } from "../src/crypto/secp256k1_fixed_base.ts";
 
 const Point = secp256k1.ProjectivePoint;
 type Point = InstanceType<typeof Point>;

@@ -4,8 +4,8 @@
  */
 import { deepStrictEqual, equal } from "node:assert/strict";
 import { secp256k1 } from "@noble/curves/secp256k1";
-import { Address } from "../src/chain/address.ts";
-import { FixedBaseTable } from "../src/chain/secp256k1_fixed_base.ts";
+import { Address } from "../src/crypto/address.ts";
+import { FixedBaseTable } from "../src/crypto/secp256k1_fixed_base.ts";
 import {
   signedByKey,
   SignerKeyCache,
@@ -13,14 +13,14 @@ import {
   TABLE_WINDOW,
   WIDE_TABLE_AFTER_USES,
   WIDE_TABLE_WINDOW,
-} from "../src/chain/secp256k1_signer_keys.ts";
+} from "../src/crypto/secp256k1_signer_keys.ts";
 import {
   recoverSecp256k1PublicKey,
   signingDigest,
   signSecp256k1,
   SigType,
   verifySignature,
-} from "../src/chain/signature.ts";
+} from "../src/crypto/signature.ts";
 
 const N = secp256k1.CURVE.n;
 const key = new Uint8Array(32).fill(0x42);

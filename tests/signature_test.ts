@@ -2,7 +2,7 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import { secp256k1 } from "@noble/curves/secp256k1";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils";
 import { base64pad } from "multiformats/bases/base64";
-import { Address } from "../src/chain/address.ts";
+import { Address } from "../src/crypto/address.ts";
 import {
   decodeSignature,
   encodeSignature,
@@ -14,7 +14,7 @@ import {
   SigType,
   UnsupportedSignatureError,
   verifySignature,
-} from "../src/chain/signature.ts";
+} from "../src/crypto/signature.ts";
 import { cidOf, DAG_CBOR } from "../src/ipld/block.ts";
 
 /** Runs `fn`, asserts it throws an instance of `type`, returns the error. */

@@ -6,24 +6,22 @@
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import type { CID } from "multiformats/cid";
 import { ChainStore } from "../src/chain/chain_store.ts";
-import {
-  devnetMinerFromSeed,
-  makeDevnetTipSet,
-  signDevnetTransfer,
-} from "../src/chain/devnet_block_maker.ts";
-import type { DevnetMiner, MadeTipSet } from "../src/chain/devnet_block_maker.ts";
+import { makeDevnetTipSet, signDevnetTransfer } from "../src/consensus/devnet_block_maker.ts";
+import { devnetMinerFromSeed } from "../src/crypto/devnet_key.ts";
+import type { MadeTipSet } from "../src/consensus/devnet_block_maker.ts";
+import type { DevnetMiner } from "../src/crypto/devnet_key.ts";
 import { buildGenesis, type Genesis } from "../src/chain/genesis.ts";
 import {
   type FetchedChain,
   Syncer,
   type SyncFetcher,
   type SyncStatus,
-} from "../src/chain/sync/syncer.ts";
+} from "../src/sync/syncer.ts";
 import { signedMessageCid, TipSet, TipSetKey } from "../src/chain/types/mod.ts";
 import { Clock } from "../src/clock/clock.ts";
 import { FakeTimeSource } from "../src/clock/time_source.ts";
 import { DevnetConsensus } from "../src/consensus/devnet_consensus.ts";
-import { MemoryIpldStore } from "../src/repo/memory_ipld_store.ts";
+import { MemoryIpldStore } from "../src/ipld/memory_ipld_store.ts";
 
 const BLOCK_DELAY = 4;
 const GENESIS_TIME = 1_700_000_000;

@@ -18,11 +18,11 @@
  * @module
  */
 import type { CID } from "multiformats/cid";
-import type { Network } from "../chain/address.ts";
+import type { Network } from "../crypto/address.ts";
 import type { ChainStore } from "../chain/chain_store.ts";
 import type { BlockHeader, TipSet } from "../chain/types/mod.ts";
 import { NotFoundError, UserError } from "../errors.ts";
-import { BlockNotFoundError, type IpldStore } from "../repo/ipld_store.ts";
+import { BlockNotFoundError, type IpldStore } from "../ipld/ipld_store.ts";
 import {
   type BlockHeaderJson,
   blockHeaderToJson,

@@ -12,8 +12,8 @@
  * @module
  */
 import { CID } from "multiformats/cid";
-import { Address, type Network } from "../chain/address.ts";
-import { decodeSignature, encodeSignature, type Signature } from "../chain/signature.ts";
+import { Address, type Network } from "../crypto/address.ts";
+import { decodeSignature, encodeSignature, type Signature } from "../crypto/signature.ts";
 import type { BlockHeader, TipSet } from "../chain/types/mod.ts";
 import { decodeObject, field, kindOf } from "./rpc.ts";
 

@@ -6,9 +6,9 @@
  * @module
  */
 import type { CID } from "multiformats/cid";
-import type { Network } from "../chain/address.ts";
+import type { Network } from "../crypto/address.ts";
 import type { ChainStore } from "../chain/chain_store.ts";
-import type { SyncStatus } from "../chain/sync/syncer.ts";
+import type { SyncStatus } from "../sync/syncer.ts";
 import { type TipSetJson, tipSetToJson } from "./chain_json.ts";
 import { defineMethod, type MethodTable } from "./rpc.ts";
 

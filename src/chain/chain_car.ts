@@ -11,7 +11,7 @@ import type { CID } from "multiformats/cid";
 import type { AbortOptions } from "../abort.ts";
 import { UserError } from "../errors.ts";
 import { type Block, verifyBlock } from "../ipld/block.ts";
-import { BlockNotFoundError, type IpldStore } from "../repo/ipld_store.ts";
+import { BlockNotFoundError, type IpldStore } from "../ipld/ipld_store.ts";
 import { type ChainStore, MissingAncestryError } from "./chain_store.ts";
 import { EMPTY_AMT_BLOCK, EMPTY_MSG_META_BLOCK } from "./empty_msg_meta.ts";
 import {

@@ -11,7 +11,7 @@
  * @module
  */
 import type { AbortOptions } from "../abort.ts";
-import type { IpldStore } from "../repo/ipld_store.ts";
+import type { IpldStore } from "../ipld/ipld_store.ts";
 import { readGenesisPointer } from "./genesis.ts";
 import { deserializeBlockHeader, TipSet, TipSetKey } from "./types/mod.ts";
 

@@ -27,7 +27,7 @@
  * ```ts
  * import { ChainStore } from "./chain_store.ts";
  * import { buildGenesis } from "./genesis.ts";
- * import { MemoryIpldStore } from "../repo/memory_ipld_store.ts";
+ * import { MemoryIpldStore } from "../ipld/memory_ipld_store.ts";
  * const kv = await Deno.openKv(":memory:");
  * const ipld = new MemoryIpldStore();
  * const genesis = buildGenesis({ networkName: "demo", timestamp: 0, blockDelay: 4 });
@@ -45,8 +45,8 @@ import { CorruptRecordError, UserError } from "../errors.ts";
 import { TypedEventTarget } from "../events.ts";
 import type { Block } from "../ipld/block.ts";
 import { MissingAmtNodeError, readAmtV0 } from "../ipld/amt.ts";
-import { BlockNotFoundError, type IpldStore } from "../repo/ipld_store.ts";
-import { BLOCK_MESSAGE_LIMIT, type BlockMessageLists } from "./block_validator.ts";
+import { BlockNotFoundError, type IpldStore } from "../ipld/ipld_store.ts";
+import { BLOCK_MESSAGE_LIMIT, type BlockMessageLists } from "./block_messages.ts";
 import type { ChainHead, ChainView } from "./chain_view.ts";
 import { EMPTY_AMT_BLOCK, EMPTY_MSG_META_BLOCK } from "./empty_msg_meta.ts";
 import { assertGenesisHeader, readGenesisState } from "./genesis.ts";

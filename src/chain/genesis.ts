@@ -31,10 +31,10 @@ import { CID } from "multiformats/cid";
 import type { AbortOptions } from "../abort.ts";
 import { CorruptRecordError, UserError } from "../errors.ts";
 import { type Block, verifyBlock } from "../ipld/block.ts";
-import type { IpldStore } from "../repo/ipld_store.ts";
-import { Address } from "./address.ts";
+import type { IpldStore } from "../ipld/ipld_store.ts";
+import { Address } from "../crypto/address.ts";
 import { decodeBigInt, encodeBigInt } from "./big_int.ts";
-import { devnetMinerFromSeed } from "./devnet_block_maker.ts";
+import { devnetMinerFromSeed } from "../crypto/devnet_key.ts";
 import { EMPTY_AMT_BLOCK, EMPTY_MSG_META_BLOCK } from "./empty_msg_meta.ts";
 import {
   type BlockHeader,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { ApiClient } from "../net/api_client.ts";
+import { ApiClient } from "../api/api_client.ts";
 import type { CommandContext } from "./command.ts";
 
 /** Runs `fn` with a client for the root's daemon, closing it afterwards. */

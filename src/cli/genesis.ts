@@ -3,7 +3,7 @@
  * everything genesis needs), for `filnode init --genesis FILE.car` on every node of the devnet.
  * Works offline and needs no root.
  */
-import { type Address, parseAddress } from "../chain/address.ts";
+import { type Address, parseAddress } from "../crypto/address.ts";
 import { buildGenesis, type GenesisAccount } from "../chain/genesis.ts";
 import { UsageError } from "../errors.ts";
 import { writeCarFile } from "../repo/car_file.ts";

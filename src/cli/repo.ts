@@ -1,6 +1,6 @@
 /** `filnode repo fsck`: check (and repair) the node root's integrity. */
 import { UserError } from "../errors.ts";
-import { fsckRepo } from "../repo/repo_fsck.ts";
+import { fsckRepo } from "./repo_fsck.ts";
 import type { CommandGroup } from "./command.ts";
 
 export class RepoDamagedError extends UserError {}

@@ -8,8 +8,8 @@
  */
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils";
 import type { Command, CommandContext, CommandGroup } from "./command.ts";
-import { Address, Protocol } from "../chain/address.ts";
-import { decodeSignature, encodeSignature, SigType, verifySignature } from "../chain/signature.ts";
+import { Address, Protocol } from "../crypto/address.ts";
+import { decodeSignature, encodeSignature, SigType, verifySignature } from "../crypto/signature.ts";
 import { UsageError, UserError } from "../errors.ts";
 import type { KeyInfo, KeyStore } from "../repo/keystore.ts";
 

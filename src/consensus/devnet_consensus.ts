@@ -11,8 +11,8 @@
  * @module
  */
 import { type BlockHeader, blockHeaderSigningBytes, type TipSet } from "../chain/types/mod.ts";
-import { type Address, Protocol } from "../chain/address.ts";
-import { verifySignature } from "../chain/signature.ts";
+import { type Address, Protocol } from "../crypto/address.ts";
+import { verifySignature } from "../crypto/signature.ts";
 import { type Consensus, ConsensusRuleError } from "./consensus.ts";
 import { toHex } from "../hex.ts";
 

@@ -22,8 +22,8 @@ import * as dagCbor from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
 import type { AbortOptions } from "../abort.ts";
 import { NotFoundError, UserError } from "../errors.ts";
-import type { IpldStore } from "../repo/ipld_store.ts";
-import { BlockNotFoundError } from "../repo/ipld_store.ts";
+import type { IpldStore } from "./ipld_store.ts";
+import { BlockNotFoundError } from "./ipld_store.ts";
 import { type Block, DAG_CBOR, encodeCbor } from "./block.ts";
 
 /** log2 of the node width: go-amt-ipld v2 `widthBits`, fixed (v0 roots carry no bit width). */

@@ -7,7 +7,7 @@ import { CID } from "multiformats/cid";
 import * as raw from "multiformats/codecs/raw";
 import { from as hasherFrom } from "multiformats/hashes/hasher";
 import { sha256 } from "multiformats/hashes/sha2";
-import { blake2b256Digest } from "./blake2b.ts";
+import { blake2b256Digest } from "../crypto/blake2b.ts";
 
 export { CID };
 

@@ -5,7 +5,7 @@
 import type { Blockstore, Pair } from "interface-blockstore";
 import type { CID } from "multiformats/cid";
 import type { AbortOptions } from "../abort.ts";
-import type { IpldStore } from "../repo/ipld_store.ts";
+import type { IpldStore } from "../ipld/ipld_store.ts";
 
 export function ipldBlockstore(store: IpldStore): Blockstore {
   return {

@@ -35,7 +35,7 @@ import { createHash } from "node:crypto";
 import { sha256 } from "multiformats/hashes/sha2";
 import { identity } from "multiformats/hashes/identity";
 import { blake2b256, BLAKE2B_256 } from "../ipld/block.ts";
-import { blake2b256Digest } from "../ipld/blake2b.ts";
+import { blake2b256Digest } from "../crypto/blake2b.ts";
 import { reportStreamFaults, type StreamFault } from "./stream_faults.ts";
 import { toHex } from "../hex.ts";
 import { installEd25519VerifyCache } from "./ed25519_verify_cache.ts";

@@ -33,7 +33,7 @@ import { TypedEventTarget } from "../events.ts";
 import { HelloService } from "../protocols/hello.ts";
 import type { HelloMessage } from "../protocols/hello_message.ts";
 import type { Config } from "../repo/config.ts";
-import type { IpldStore } from "../repo/ipld_store.ts";
+import type { IpldStore } from "../ipld/ipld_store.ts";
 import type { KeyStore } from "../repo/keystore.ts";
 import { type Ban, BanList } from "./ban_list.ts";
 import { libp2pIdentity } from "./identity.ts";

@@ -22,7 +22,7 @@ import { peerIdFromString } from "@libp2p/peer-id";
 import type { CID } from "multiformats/cid";
 import type { TipSet } from "../chain/types/mod.ts";
 import { TypedEventTarget } from "../events.ts";
-import type { Libp2pNode } from "../net/libp2p_host.ts";
+import type { ProtocolConnections } from "./protocol_host.ts";
 import {
   MalformedMessageError,
   readCborItem,
@@ -83,7 +83,7 @@ export type ChainExchangeClientEvents = {
 
 export interface ChainExchangeClientOptions {
   /** The host; only its open connections are used (no dialing, as Lotus's `WithNoDial`). */
-  libp2p: Pick<Libp2pNode, "getConnections">;
+  libp2p: ProtocolConnections;
   /** Candidate peer IDs, best first (greeted peers, by reputation). */
   peers: () => string[];
   /** Time for one request (default DEFAULT_REQUEST_TIMEOUT_MS). */
@@ -157,7 +157,7 @@ export class ChainExchangeFailedError extends Error {
  * ```
  */
 export class ChainExchangeClient extends TypedEventTarget<ChainExchangeClientEvents> {
-  readonly #libp2p: Pick<Libp2pNode, "getConnections">;
+  readonly #libp2p: ProtocolConnections;
   readonly #peers: () => string[];
   readonly #timeoutMs: number;
   readonly #maxResponseBytes: number;

@@ -27,6 +27,8 @@
  *
  * @module
  */
+// BLOCK_MESSAGE_LIMIT (Lotus `build.BlockMessageLimit`) caps each includes list.
+import { BLOCK_MESSAGE_LIMIT } from "../chain/block_messages.ts";
 import * as dagCbor from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
 import {
@@ -46,7 +48,7 @@ import {
   signedMessageCid,
   TipSet,
 } from "../chain/types/mod.ts";
-import type { Network } from "../chain/address.ts";
+import type { Network } from "../crypto/address.ts";
 
 /** Protocol ID (Lotus `ChainExchangeProtocolID`). */
 export const CHAIN_EXCHANGE_PROTOCOL = "/fil/chain/xchg/0.0.1";
@@ -69,9 +71,6 @@ export const MAX_RESPONSE_BYTES = 120 << 20;
  * about 600 bytes); 64 KiB leaves room for any real head while a peer cannot make us buffer more.
  */
 export const MAX_REQUEST_BYTES = 64 << 10;
-
-/** Most messages in one block: Lotus `build.BlockMessageLimit`, the cap on each includes list. */
-export const BLOCK_MESSAGE_LIMIT = 10_000;
 
 /**
  * Most messages in one tipset's compacted lists: Lotus `CompactedMessagesCBOR`

@@ -8,7 +8,7 @@ import type { Connection, IncomingStreamData, Stream } from "@libp2p/interface";
 import type { ChainView } from "../chain/chain_view.ts";
 import { TypedEventTarget } from "../events.ts";
 import type { Clock } from "../clock/clock.ts";
-import type { Libp2pNode } from "../net/libp2p_host.ts";
+import type { ConnectionEvents, ProtocolRegistrar } from "./protocol_host.ts";
 import {
   EmptyStreamError,
   MalformedMessageError,
@@ -62,7 +62,7 @@ export type HelloEvents = {
 };
 
 export interface HelloServiceOptions {
-  libp2p: Libp2pNode;
+  libp2p: ProtocolRegistrar & ConnectionEvents;
   chain: ChainView;
   clock: Clock;
   timeoutMs?: number;
@@ -71,7 +71,7 @@ export interface HelloServiceOptions {
 }
 
 export class HelloService extends TypedEventTarget<HelloEvents> {
-  readonly #libp2p: Libp2pNode;
+  readonly #libp2p: ProtocolRegistrar & ConnectionEvents;
   readonly #chain: ChainView;
   readonly #clock: Clock;
   readonly #timeoutMs: number;

@@ -30,8 +30,8 @@ import { hexToBytes } from "@noble/hashes/utils";
 import { base32 } from "multiformats/bases/base32";
 import { base64pad } from "multiformats/bases/base64";
 import type { AbortOptions } from "../abort.ts";
-import { Address, InvalidAddressError, type Network, Protocol } from "../chain/address.ts";
-import { recoverSecp256k1PublicKey, UnsupportedSignatureError } from "../chain/signature.ts";
+import { Address, InvalidAddressError, type Network, Protocol } from "../crypto/address.ts";
+import { recoverSecp256k1PublicKey, UnsupportedSignatureError } from "../crypto/signature.ts";
 import { CorruptRecordError, NotFoundError, UsageError, UserError } from "../errors.ts";
 import { exists, syncDir, writeFileAtomic, type WriteFileAtomicOptions } from "./fs_atomic.ts";
 import {

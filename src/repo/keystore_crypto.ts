@@ -14,7 +14,7 @@ import { concatBytes, utf8ToBytes } from "@noble/hashes/utils";
 import { base64url } from "multiformats/bases/base64";
 import { createPrivateKey, sign as nativeSign } from "node:crypto";
 import { UserError } from "../errors.ts";
-import { recoverSecp256k1PublicKey, signSecp256k1 } from "../chain/signature.ts";
+import { recoverSecp256k1PublicKey, signSecp256k1 } from "../crypto/signature.ts";
 
 /** Key types the store holds: Filecoin wallet keys and the libp2p node identity. */
 export type KeyType = "secp256k1" | "ed25519";

@@ -29,7 +29,7 @@ import {
   type GetBlockOptions,
   type IpldStore,
   unsupportedCidReason,
-} from "./ipld_store.ts";
+} from "../ipld/ipld_store.ts";
 
 /** Deno KV's largest value (bytes); a Uint8Array value is stored as its raw bytes. */
 export const KV_MAX_VALUE_BYTES = 65_536;

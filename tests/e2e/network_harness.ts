@@ -15,7 +15,7 @@
  */
 import { join } from "node:path";
 import { DEVNET_CONFIG } from "../../src/cli/init.ts";
-import { ApiClient } from "../../src/net/api_client.ts";
+import { ApiClient } from "../../src/api/api_client.ts";
 import type { ConfigOverrides } from "../../src/repo/config.ts";
 import { initRepo } from "../../src/repo/repo.ts";
 import { type ExitStatus, LineProcess, MAIN, startTaskFlags, STOP_TIMEOUT_MS } from "./harness.ts";

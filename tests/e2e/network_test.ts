@@ -9,9 +9,9 @@
  * (`Devnet.stop()` SIGKILLs whatever ignores SIGTERM). Heavy variants run with FILNODE_STRESS=1.
  */
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
-import { Address } from "../../src/chain/address.ts";
-import { devnetMinerFromSeed } from "../../src/chain/devnet_block_maker.ts";
-import { signSecp256k1, SigType } from "../../src/chain/signature.ts";
+import { Address } from "../../src/crypto/address.ts";
+import { devnetMinerFromSeed } from "../../src/crypto/devnet_key.ts";
+import { signSecp256k1, SigType } from "../../src/crypto/signature.ts";
 import { messageCid, serializeSignedMessage } from "../../src/chain/types/mod.ts";
 import { fileURLToPath } from "node:url";
 import { base64, Devnet, type DevnetNode, poll, reputationOf } from "./network_harness.ts";

@@ -16,14 +16,14 @@
  */
 import * as dagCbor from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
-import { Address, type Network } from "../address.ts";
+import { Address, type Network } from "../../crypto/address.ts";
 import { decodeBigInt, encodeBigInt, MAX_BIG_INT_BYTES } from "../big_int.ts";
 import {
   decodeSignature,
   encodeSignature,
   type Signature,
   SIGNATURE_MAX_LENGTH,
-} from "../signature.ts";
+} from "../../crypto/signature.ts";
 import { InvalidChainDataError } from "./errors.ts";
 
 /**

@@ -12,8 +12,8 @@
  * @module
  */
 import type { CID } from "multiformats/cid";
-import type { Address } from "../address.ts";
-import type { Signature } from "../signature.ts";
+import type { Address } from "../../crypto/address.ts";
+import type { Signature } from "../../crypto/signature.ts";
 import {
   bigIntBytes,
   checkSafeInt,

@@ -9,7 +9,7 @@
  * @module
  */
 import type { CID } from "multiformats/cid";
-import type { Address } from "../address.ts";
+import type { Address } from "../../crypto/address.ts";
 import {
   bigIntBytes,
   checkInt64,

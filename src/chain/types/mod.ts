@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts
- * import { Address } from "../address.ts";
+ * import { Address } from "../../crypto/address.ts";
  * import { deserializeMessage, messageCid, serializeMessage } from "./mod.ts";
  * const message = {
  *   version: 0,

@@ -9,7 +9,7 @@
  * @module
  */
 import type { CID } from "multiformats/cid";
-import { type Signature, SIGNATURE_MAX_LENGTH, SigType } from "../signature.ts";
+import { type Signature, SIGNATURE_MAX_LENGTH, SigType } from "../../crypto/signature.ts";
 import {
   type DecodeOptions,
   readSignature,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { blake2b256Digest } from "../../ipld/blake2b.ts";
+import { blake2b256Digest } from "../../crypto/blake2b.ts";
 import { compareBytes, readBytes, readTuple } from "./_cbor.ts";
 
 /** A block's ticket. */

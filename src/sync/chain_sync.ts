@@ -12,18 +12,18 @@
  *
  * @module
  */
-import type { Clock } from "../../clock/clock.ts";
-import type { Consensus } from "../../consensus/consensus.ts";
-import type { Network, NetworkEvents } from "../../net/network.ts";
-import type { ReputationEventKind } from "../../net/reputation.ts";
-import type { IpldStore } from "../../repo/ipld_store.ts";
-import { ChainExchangeClient } from "../../protocols/chain_exchange_client.ts";
+import type { Clock } from "../clock/clock.ts";
+import type { Consensus } from "../consensus/consensus.ts";
+import type { Network, NetworkEvents } from "../net/network.ts";
+import type { ReputationEventKind } from "../net/reputation.ts";
+import type { IpldStore } from "../ipld/ipld_store.ts";
+import { ChainExchangeClient } from "../protocols/chain_exchange_client.ts";
 import {
   CHAIN_EXCHANGE_PROTOCOL,
   ChainExchangeServer,
-} from "../../protocols/chain_exchange_server.ts";
-import type { ChainStore } from "../chain_store.ts";
-import { blockGossipValidator, messageGossipValidator } from "../gossip_validators.ts";
+} from "../protocols/chain_exchange_server.ts";
+import type { ChainStore } from "../chain/chain_store.ts";
+import { blockGossipValidator, messageGossipValidator } from "./gossip_validators.ts";
 import { fetchBlockMessages } from "./block_messages_by_cid.ts";
 import { Syncer } from "./syncer.ts";
 

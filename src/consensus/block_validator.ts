@@ -16,34 +16,24 @@
  */
 import type { AbortOptions } from "../abort.ts";
 import type { Clock } from "../clock/clock.ts";
-import type { Consensus } from "../consensus/consensus.ts";
+import type { Consensus } from "./consensus.ts";
 import { UserError } from "../errors.ts";
-import { Protocol } from "./address.ts";
-import { verifySignature } from "./signature.ts";
+import { BLOCK_MESSAGE_LIMIT, type BlockMessageLists } from "../chain/block_messages.ts";
+import { Protocol } from "../crypto/address.ts";
+import { verifySignature } from "../crypto/signature.ts";
 import {
   type BlockHeader,
   computeMsgMeta,
-  type Message,
   messageCid,
-  type SignedMessage,
   signedMessageCid,
   type TipSet,
-} from "./types/mod.ts";
-
-/** Most messages a block may carry (Lotus `build.BlockMessageLimit`). */
-export const BLOCK_MESSAGE_LIMIT = 10_000;
+} from "../chain/types/mod.ts";
 
 /** The block breaks a rule: it is bad whatever happens later. */
 export class InvalidBlockError extends UserError {}
 
 /** The block's timestamp lies beyond the clock's drift bound: not valid *yet*. */
 export class BlockFromFutureError extends UserError {}
-
-/** A block's messages, in block order. */
-export interface BlockMessageLists {
-  readonly bls: readonly Message[];
-  readonly secpk: readonly SignedMessage[];
-}
 
 /** What validation needs besides the block: its parent and the rules. */
 export interface BlockValidationContext {

@@ -11,15 +11,15 @@
  * @module
  */
 import type { CID } from "multiformats/cid";
-import type { AbortOptions } from "../../abort.ts";
-import { UserError } from "../../errors.ts";
-import type { IpldStore } from "../../repo/ipld_store.ts";
-import type { BlockMessageLists } from "../block_validator.ts";
+import type { AbortOptions } from "../abort.ts";
+import { UserError } from "../errors.ts";
+import type { IpldStore } from "../ipld/ipld_store.ts";
+import type { BlockMessageLists } from "../chain/block_messages.ts";
 import {
   deserializeMessage,
   deserializeSignedMessage,
   InvalidChainDataError,
-} from "../types/mod.ts";
+} from "../chain/types/mod.ts";
 
 /** How long a gossip block's messages may take to arrive before the syncer falls back. */
 export const DEFAULT_MESSAGES_BY_CID_TIMEOUT_MS = 5_000;

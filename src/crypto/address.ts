@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { blake2b160Digest, blake2b32Digest } from "../ipld/blake2b.ts";
+import { blake2b160Digest, blake2b32Digest } from "./blake2b.ts";
 import { base32 } from "multiformats/bases/base32";
 import { UserError } from "../errors.ts";
 

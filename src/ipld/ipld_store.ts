@@ -6,7 +6,7 @@
  * `MemoryIpldStore` (tests).
  */
 import type { AbortOptions } from "../abort.ts";
-import { type Block, type CID, SUPPORTED_CODECS, SUPPORTED_HASHES } from "../ipld/block.ts";
+import { type Block, type CID, SUPPORTED_CODECS, SUPPORTED_HASHES } from "./block.ts";
 import { NotFoundError, UserError } from "../errors.ts";
 
 /** Largest block the store accepts: Filecoin's largest objects (message-heavy blocks) fit. */

@@ -7,7 +7,7 @@
  */
 import type { AbortOptions } from "../abort.ts";
 import { CorruptRecordError } from "../errors.ts";
-import { type Block, type CID, verifyBlock } from "../ipld/block.ts";
+import { type Block, type CID, verifyBlock } from "./block.ts";
 import {
   assertStorableBlock,
   BlockNotFoundError,
@@ -28,7 +28,7 @@ export interface MemoryIpldStoreOptions {
  * @example
  * ```ts
  * import { MemoryIpldStore } from "./memory_ipld_store.ts";
- * import { encodeRaw } from "../ipld/block.ts";
+ * import { encodeRaw } from "./block.ts";
  * const store = new MemoryIpldStore();
  * const block = encodeRaw(new Uint8Array([1, 2, 3]));
  * await store.put(block.cid, block.bytes);

@@ -6,18 +6,13 @@
  * @module
  */
 import type { AbortOptions } from "../abort.ts";
-import type { Consensus } from "../consensus/consensus.ts";
-import type { IpldStore } from "../repo/ipld_store.ts";
-import type { ChainStore } from "./chain_store.ts";
-import type { BlockMessageLists } from "./block_validator.ts";
-import {
-  type DevnetMiner,
-  devnetMinerFromSeed,
-  type MadeTipSet,
-  makeDevnetTipSet,
-  signDevnetTransfer,
-} from "./devnet_block_maker.ts";
-import { TipSet } from "./types/mod.ts";
+import type { Consensus } from "./consensus.ts";
+import type { IpldStore } from "../ipld/ipld_store.ts";
+import type { ChainStore } from "../chain/chain_store.ts";
+import type { BlockMessageLists } from "../chain/block_messages.ts";
+import { type MadeTipSet, makeDevnetTipSet, signDevnetTransfer } from "./devnet_block_maker.ts";
+import { type DevnetMiner, devnetMinerFromSeed } from "../crypto/devnet_key.ts";
+import { TipSet } from "../chain/types/mod.ts";
 
 /** Tipsets stored per head move: bounds memory and what a crash can lose. */
 const HEAD_EVERY = 500;

@@ -9,14 +9,14 @@
  *
  * @module
  */
-import { blake2b256Digest } from "../ipld/blake2b.ts";
-import { secp256k1 } from "@noble/curves/secp256k1";
 import type { Block } from "../ipld/block.ts";
-import type { Consensus } from "../consensus/consensus.ts";
-import { Address, type Network } from "./address.ts";
-import { signSecp256k1, SigType } from "./signature.ts";
+import type { Consensus } from "./consensus.ts";
+import { Address } from "../crypto/address.ts";
+import { blake2b256Digest } from "../crypto/blake2b.ts";
+import type { DevnetMiner } from "../crypto/devnet_key.ts";
+import { signSecp256k1, SigType } from "../crypto/signature.ts";
 import { minTimestamp } from "./block_validator.ts";
-import type { BlockMessageLists } from "./block_validator.ts";
+import type { BlockMessageLists } from "../chain/block_messages.ts";
 import {
   type BlockHeader,
   blockHeaderSigningBytes,
@@ -26,21 +26,7 @@ import {
   type SignedMessage,
   signedMessageCid,
   TipSet,
-} from "./types/mod.ts";
-
-/** A devnet miner: its f1 address and the key that signs its blocks. */
-export interface DevnetMiner {
-  readonly address: Address;
-  /** 32-byte secp256k1 private key. Test and devnet use only: real keys live in the KeyStore. */
-  readonly privateKey: Uint8Array;
-}
-
-/** A deterministic devnet miner from a seed (tests and benches agree on it across processes). */
-export function devnetMinerFromSeed(seed: string, network: Network = "t"): DevnetMiner {
-  const privateKey = blake2b256Digest(new TextEncoder().encode(`filnode devnet miner ${seed}`));
-  const publicKey = secp256k1.getPublicKey(privateKey, false);
-  return { address: Address.fromSecp256k1PublicKey(publicKey, network), privateKey };
-}
+} from "../chain/types/mod.ts";
 
 /**
  * A value transfer of 1 attoFIL from `sender` to `f01000`, signed by the sender's key: the

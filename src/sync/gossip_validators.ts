@@ -21,10 +21,10 @@ import type { CID } from "multiformats/cid";
 import type { GossipValidator } from "../net/gossip.ts";
 import type { Clock } from "../clock/clock.ts";
 import type { Consensus } from "../consensus/consensus.ts";
-import { Protocol } from "./address.ts";
-import { BLOCK_MESSAGE_LIMIT } from "./block_validator.ts";
-import { verifySignature } from "./signature.ts";
-import type { SyncTarget } from "./sync/syncer.ts";
+import { Protocol } from "../crypto/address.ts";
+import { BLOCK_MESSAGE_LIMIT } from "../chain/block_messages.ts";
+import { verifySignature } from "../crypto/signature.ts";
+import type { SyncTarget } from "./syncer.ts";
 import {
   type BlockHeader,
   blockHeaderCid,
@@ -35,7 +35,7 @@ import {
   deserializeReceivedSignedMessage,
   InvalidChainDataError,
   TipSet,
-} from "./types/mod.ts";
+} from "../chain/types/mod.ts";
 
 /** Lotus ignores gossip blocks this many epochs or more ahead of its clock. */
 export const MAX_FUTURE_EPOCHS = 5;

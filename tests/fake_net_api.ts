@@ -15,8 +15,8 @@
  * @module
  */
 import { base58btc } from "multiformats/bases/base58";
-import type { AbortOptions } from "../abort.ts";
-import { UserError } from "../errors.ts";
+import type { AbortOptions } from "../src/abort.ts";
+import { UserError } from "../src/errors.ts";
 import {
   type AddrInfo,
   type BanEntry,
@@ -31,7 +31,7 @@ import {
   type PeerId,
   type PeerScore,
   type PubsubScore,
-} from "./net_api.ts";
+} from "../src/api/net_api.ts";
 
 /**
  * A valid Ed25519-style peer ID (`12D3KooW...`) made from `seed`: an identity multihash of a

@@ -10,7 +10,7 @@
  * @module
  */
 import { secp256k1 } from "@noble/curves/secp256k1";
-import { blake2b256Digest } from "../ipld/blake2b.ts";
+import { blake2b256Digest } from "./blake2b.ts";
 import { UserError } from "../errors.ts";
 import { Address, type Network, Protocol } from "./address.ts";
 import { SignerKeyCache } from "./secp256k1_signer_keys.ts";

@@ -22,14 +22,15 @@
  */
 import { setImmediate } from "node:timers";
 import type { CID } from "multiformats/cid";
-import type { AbortOptions } from "../../abort.ts";
-import type { Clock } from "../../clock/clock.ts";
-import type { Consensus } from "../../consensus/consensus.ts";
-import { TypedEventTarget } from "../../events.ts";
-import { UserError } from "../../errors.ts";
-import { BlockFromFutureError, type BlockMessageLists, validateBlock } from "../block_validator.ts";
-import { EMPTY_MSG_META_BLOCK } from "../empty_msg_meta.ts";
-import { type BlockMsg, TipSet, TipSetKey } from "../types/mod.ts";
+import type { AbortOptions } from "../abort.ts";
+import type { Clock } from "../clock/clock.ts";
+import type { Consensus } from "../consensus/consensus.ts";
+import { TypedEventTarget } from "../events.ts";
+import { UserError } from "../errors.ts";
+import type { BlockMessageLists } from "../chain/block_messages.ts";
+import { BlockFromFutureError, validateBlock } from "../consensus/block_validator.ts";
+import { EMPTY_MSG_META_BLOCK } from "../chain/empty_msg_meta.ts";
+import { type BlockMsg, TipSet, TipSetKey } from "../chain/types/mod.ts";
 
 /** Tipsets per chain exchange request (Lotus's `MaxRequestLength` is 900). */
 export const DEFAULT_BATCH_SIZE = 500;

@@ -9,16 +9,16 @@
  */
 import type { AbortOptions } from "../abort.ts";
 import { DiskFileStore } from "../filestore/disk_file_store.ts";
-import { loadConfig } from "./config.ts";
-import { fsckIpldStore, type FsckReport } from "./ipld_store_fsck.ts";
-import { KeyStore } from "./keystore.ts";
-import { KvIpldStore } from "./kv_ipld_store.ts";
+import { loadConfig } from "../repo/config.ts";
+import { fsckIpldStore, type FsckReport } from "../repo/ipld_store_fsck.ts";
+import { KeyStore } from "../repo/keystore.ts";
+import { KvIpldStore } from "../repo/kv_ipld_store.ts";
 import { checkGenesisPointer } from "../chain/genesis.ts";
 import { fsckChain } from "../chain/chain_fsck.ts";
-import { repoLayout } from "./layout.ts";
-import { assertRepo } from "./repo.ts";
-import { RepoLock } from "./repo_lock.ts";
-import { openStoreKv } from "./store_kv.ts";
+import { repoLayout } from "../repo/layout.ts";
+import { assertRepo } from "../repo/repo.ts";
+import { RepoLock } from "../repo/repo_lock.ts";
+import { openStoreKv } from "../repo/store_kv.ts";
 
 export interface RepoFsckOptions extends AbortOptions {
   /** Remove leftovers and unreadable records. Takes the root's lock: no daemon may run. */

@@ -29,8 +29,8 @@
  * @module
  */
 import type { AbortOptions } from "../abort.ts";
-import { parseIp } from "../api/net_api.ts";
-import type { RpcDispatch } from "../api/rpc.ts";
+import { parseIp } from "./net_api.ts";
+import type { RpcDispatch } from "./rpc.ts";
 import { UserError } from "../errors.ts";
 import {
   apiMultiaddr,
