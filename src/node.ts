@@ -7,7 +7,7 @@
  * takes them down in reverse; a failed start unwinds what it had started.
  */
 import type { AbortOptions, Startable } from "./abort.ts";
-import { ChainStore } from "./chain/chain_store.ts";
+import { ChainStore, type HeadChange } from "./chain/chain_store.ts";
 import { ChainSync } from "./sync/chain_sync.ts";
 import {
   devnetGenesisTemplate,
@@ -186,6 +186,14 @@ export class FilecoinNode implements Startable {
       networkName: config.Chain.Network,
       signal,
     });
+    // The operator's view of the chain moving (and what e2e tests wait on): one line per head move.
+    const log = this.#options.log;
+    if (log) {
+      const onHead = (e: CustomEvent<HeadChange>) => log(describeHeadChange(e.detail));
+      this.#chain.addEventListener("head-changed", onHead);
+      const chain = this.#chain;
+      this.#teardowns.push(() => chain.removeEventListener("head-changed", onHead));
+    }
     const genesisState = await readGenesisState(this.#ipld, this.#chain.genesisTipSet.blocks[0], {
       signal,
     });
@@ -289,4 +297,10 @@ export class FilecoinNode implements Startable {
         undefined;
     if (errors.length) throw new AggregateError(errors, "FilecoinNode: errors while stopping");
   }
+}
+
+/** `head changed: height 12 (+1 -0) bafy...,bafy...`: the new head, how many tipsets moved. */
+export function describeHeadChange(change: HeadChange): string {
+  const cids = change.to.cids.map((c) => c.toString()).join(",");
+  return `head changed: height ${change.to.height} (+${change.applied.length} -${change.reverted.length}) ${cids}`;
 }
