@@ -1,6 +1,7 @@
 /** `filnode daemon`: run the node, with its network and control API, until SIGINT/SIGTERM. */
 import { chainApiMethods } from "../api/chain_api.ts";
 import { netApiMethods } from "../api/net_api.ts";
+import { NetworkNetApi } from "../api/network_net_api.ts";
 import { syncApiMethods } from "../api/sync_api.ts";
 import { createDispatcher } from "../api/rpc.ts";
 import { startControlApi } from "../api/api_server.ts";
@@ -67,7 +68,7 @@ async function runDaemon(ctx: CommandContext, config: Config): Promise<void> {
       dispatch: createDispatcher(
         {
           ...netApiMethods({
-            net: node.network,
+            net: new NetworkNetApi(node.network),
             version: {
               version: VERSION,
               agent: FILNODE_AGENT,

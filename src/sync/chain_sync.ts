@@ -14,7 +14,8 @@
  */
 import type { Clock } from "../clock/clock.ts";
 import type { Consensus } from "../consensus/consensus.ts";
-import type { Network, NetworkEvents } from "../net/network.ts";
+import type { NetworkEvents } from "../net/network.ts";
+import type { SyncNetwork } from "./sync_network.ts";
 import type { ReputationEventKind } from "../net/reputation.ts";
 import type { IpldStore } from "../ipld/ipld_store.ts";
 import { ChainExchangeClient } from "../protocols/chain_exchange_client.ts";
@@ -28,7 +29,7 @@ import { fetchBlockMessages } from "./block_messages_by_cid.ts";
 import { Syncer } from "./syncer.ts";
 
 export interface ChainSyncDeps {
-  readonly network: Network;
+  readonly network: SyncNetwork;
   readonly chain: ChainStore;
   readonly ipld: IpldStore;
   readonly consensus: Consensus;
@@ -75,7 +76,7 @@ export class ChainSync {
           fetchBlockMessages(
             {
               ipld: deps.ipld,
-              want: (cid, o) => network.host.bitswap.want(cid, o),
+              want: (cid, o) => network.want(cid, o),
             },
             bls,
             secpk,
@@ -130,7 +131,7 @@ export class ChainSync {
       network.report(peerId, SERVER_PENALTY[kind]);
     });
     const client = new ChainExchangeClient({
-      libp2p: network.host.libp2p,
+      libp2p: network.connections,
       peers: () => network.greetedPeers(),
       timeoutMs: this.#deps.exchangeTimeoutMs,
     });
@@ -151,11 +152,8 @@ export class ChainSync {
     this.#server = server;
     this.#client = client;
     await server.start();
-    await network.host.libp2p.handle(
-      CHAIN_EXCHANGE_PROTOCOL,
-      network.hello.gated(server.handler()),
-    );
-    network.gossip.setValidator(
+    await network.handleGreeted(CHAIN_EXCHANGE_PROTOCOL, server.handler());
+    network.setGossipValidator(
       "blocks",
       blockGossipValidator({
         clock,
@@ -165,7 +163,7 @@ export class ChainSync {
         onBlock: (target) => this.syncer.addTarget(target),
       }),
     );
-    network.gossip.setValidator("msgs", messageGossipValidator());
+    network.setGossipValidator("msgs", messageGossipValidator());
     this.syncer.start();
     this.#running = true;
   }
@@ -176,7 +174,7 @@ export class ChainSync {
     this.#running = false;
     await this.syncer.stop();
     await this.#server?.stop();
-    await this.#deps.network.host.libp2p.unhandle(CHAIN_EXCHANGE_PROTOCOL).catch(() => {});
+    await this.#deps.network.unhandle(CHAIN_EXCHANGE_PROTOCOL);
   }
 }
 
