@@ -186,6 +186,9 @@ export class Syncer extends TypedEventTarget<SyncerEvents> {
       const now = Date.now();
       const next = this.#nextTarget(now);
       if (!next) {
+        // Nothing left heavier than our head (a failed target was overtaken by another sync):
+        // no failure is pending any more.
+        if (this.#queue.length === 0) this.#caughtUp();
         await this.#sleep(this.#nextRetryAt(), now);
         continue;
       }
@@ -196,10 +199,25 @@ export class Syncer extends TypedEventTarget<SyncerEvents> {
         if (signal.aborted) break;
         this.#failed(next, err);
       }
+      const weight = this.#o.store.weight;
+      this.#queue = this.#queue.filter((q) => q.target.weight > weight);
       if (this.#queue.length === 0 && this.#running && this.#status.stage !== "failed") {
-        this.#setStatus({ ...this.#status, stage: "in-sync", endedAt: this.#o.clock.now() });
+        this.#caughtUp();
       }
     }
+  }
+
+  /** No heavier target is queued: in sync (a dropped invalid chain keeps its message). */
+  #caughtUp(): void {
+    const { stage } = this.#status;
+    if (stage === "in-sync" || stage === "idle") return;
+    this.#setStatus({
+      ...this.#status,
+      stage: "in-sync",
+      error: undefined,
+      retryAt: undefined,
+      endedAt: this.#o.clock.now(),
+    });
   }
 
   /** The heaviest target due now (removed from the queue), dropping those no longer heavier. */
