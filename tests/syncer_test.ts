@@ -13,10 +13,13 @@ import type { DevnetMiner } from "../src/crypto/devnet_key.ts";
 import { buildGenesis, type Genesis } from "../src/chain/genesis.ts";
 import {
   type FetchedChain,
+  type SyncChainStore,
   Syncer,
+  type SyncerOptions,
   type SyncFetcher,
   type SyncStatus,
 } from "../src/sync/syncer.ts";
+import { KvWalkProgress } from "../src/sync/walk_progress.ts";
 import { signedMessageCid, TipSet, TipSetKey } from "../src/chain/types/mod.ts";
 import { Clock } from "../src/clock/clock.ts";
 import { FakeTimeSource } from "../src/clock/time_source.ts";
@@ -141,7 +144,12 @@ async function withSink(
   }
 }
 
-function makeSyncer(store: ChainStore, fetcher: SyncFetcher, bad: string[] = []) {
+function makeSyncer(
+  store: SyncChainStore,
+  fetcher: SyncFetcher,
+  bad: string[] = [],
+  extra: Partial<SyncerOptions> = {},
+) {
   return new Syncer({
     store,
     fetcher,
@@ -150,7 +158,37 @@ function makeSyncer(store: ChainStore, fetcher: SyncFetcher, bad: string[] = [])
     blockDelay: BLOCK_DELAY,
     batchSize: 200,
     onBadPeer: (peer, reason) => bad.push(`${peer}: ${reason}`),
+    ...extra,
   });
+}
+
+/**
+ * `store` seen through a wrapper: `putTipSets` throws each error of `failures` in turn (a full
+ * disk, as Deno KV reports it), then works; `reads` counts `getTipSet` calls by `phase()`.
+ */
+function faultyStore(
+  store: ChainStore,
+  failures: Error[] = [],
+  reads: { count: number; when?: () => boolean } = { count: 0 },
+): SyncChainStore {
+  return {
+    get heaviest() {
+      return store.heaviest;
+    },
+    get weight() {
+      return store.weight;
+    },
+    getTipSet: (cids, options) => {
+      if (reads.when?.() ?? true) reads.count++;
+      return store.getTipSet(cids, options);
+    },
+    acceptedWeight: (key, options) => store.acceptedWeight(key, options),
+    putTipSets: (entries, options) => {
+      const failure = failures.shift();
+      return failure ? Promise.reject(failure) : store.putTipSets(entries, options);
+    },
+    setHead: (tipset, weight, options) => store.setHead(tipset, weight, options),
+  };
 }
 
 /** Resolves with the first status `test` accepts. */
@@ -443,6 +481,166 @@ Deno.test("`Syncer` takes a gossip block on its head by fetching its messages by
       ok(calls.length > before, "fell back to chain exchange");
     } finally {
       await syncer.stop();
+    }
+  });
+});
+
+Deno.test("a sync failing on a full disk shows failed with the error, then completes by retry", async () => {
+  const genesis = genesisWithMiners();
+  await withSink(genesis, async (store) => {
+    const source = new ChainSource(store.heaviest);
+    const chain = source.grow(600, { messages: 1 });
+    const top = chain.at(-1)!;
+    // The two ways Deno KV reports a full disk: SQLite's own words, and the failed commit after
+    // SQLite rolled the transaction back under a batched write.
+    const failures = [
+      new TypeError("database or disk is full"),
+      new TypeError("cannot commit - no transaction is active"),
+    ];
+    const blamed: string[] = [];
+    const statuses: SyncStatus[] = [];
+    const syncer = makeSyncer(faultyStore(store, failures), source.fetcher("p"), blamed, {
+      storePath: "/data/filnode/chain/kv.sqlite",
+      retryMinMs: 20,
+      retryMaxMs: 200,
+    });
+    syncer.addEventListener("status", (e) => statuses.push(e.detail));
+    syncer.start();
+    try {
+      syncer.addTarget({ peerId: "p", cids: top.tipset.cids, height: 600, weight: top.weight });
+      const failed = await statusWhere(syncer, (s) => s.stage === "failed");
+      ok(failed.error?.includes("disk full"), failed.error);
+      ok(failed.error?.includes("/data/filnode/chain/kv.sqlite"), "names the store path");
+      ok(failed.retryAt !== undefined && failed.retryAt > 0, "says when it retries");
+      equal(syncer.inSync, true, "a failed sync does not hold mining back");
+      // No new target, no reconnect: the syncer tries again by itself and gets there.
+      const done = await statusWhere(syncer, (s) => s.stage === "in-sync");
+      equal(done.error, undefined);
+      ok(store.heaviest.equals(top.tipset), `head at ${store.heaviest.height}`);
+      equal(statuses.filter((s) => s.stage === "failed").length, 2, "failed once per bad write");
+      equal(failures.length, 0);
+      deepStrictEqual(blamed, [], "a local store failure blames no peer");
+    } finally {
+      await syncer.stop();
+    }
+  });
+});
+
+Deno.test("a sync no peer could serve shows failed, then is retried without a new target", async () => {
+  const genesis = genesisWithMiners();
+  await withSink(genesis, async (store) => {
+    const source = new ChainSource(store.heaviest);
+    const top = source.grow(100).at(-1)!;
+    const honest = source.fetcher("p");
+    let refusals = 1;
+    const fetcher: SyncFetcher = {
+      ...honest,
+      getChain: (head, length, options) =>
+        refusals-- > 0
+          ? Promise.reject(new Error("no peer answered"))
+          : honest.getChain(head, length, options),
+    };
+    const blamed: string[] = [];
+    const syncer = makeSyncer(store, fetcher, blamed, { retryMinMs: 20, retryMaxMs: 200 });
+    syncer.start();
+    try {
+      syncer.addTarget({ peerId: "p", cids: top.tipset.cids, height: 100, weight: top.weight });
+      const failed = await statusWhere(syncer, (s) => s.stage === "failed");
+      equal(failed.error, "no peer answered");
+      await statusWhere(syncer, (s) => s.stage === "in-sync");
+      ok(store.heaviest.equals(top.tipset), `head at ${store.heaviest.height}`);
+      deepStrictEqual(blamed, []);
+    } finally {
+      await syncer.stop();
+    }
+  });
+});
+
+Deno.test("a restarted sync takes recorded walk segments instead of re-reading stored headers", async () => {
+  const genesis = genesisWithMiners();
+  await withSink(genesis, async (store, kv, ipld) => {
+    const source = new ChainSource(store.heaviest);
+    const chain = source.grow(1000, { messages: 1 });
+    const top = chain.at(-1)!;
+    const progress = new KvWalkProgress(kv);
+    // The first run walks all the way back, then stops mid-forward (a crash between batches).
+    const first = makeSyncer(store, source.fetcher("p"), [], { progress });
+    first.start();
+    first.addTarget({ peerId: "p", cids: top.tipset.cids, height: 1000, weight: top.weight });
+    await statusWhere(first, (s) => s.phase === "messages" && s.height >= 400);
+    await first.stop();
+    const reached = store.heaviest.height;
+    ok(reached >= 400 && reached < 1000, `head at ${reached} when stopped`);
+    ok((await progress.tops()).size > 0, "the walk recorded its segments");
+
+    // After the restart: header reads while walking back, header fetches, forward fetches.
+    const reopened = await ChainStore.open(kv, ipld, genesis.cid);
+    const ref: { syncer?: Syncer } = {};
+    const reads = { count: 0, when: () => ref.syncer?.status.phase === "headers" };
+    const calls: { messages: boolean; length: number }[] = [];
+    const second = ref.syncer = makeSyncer(
+      faultyStore(reopened, [], reads),
+      source.fetcher("p", calls),
+      [],
+      { progress },
+    );
+    second.start();
+    try {
+      second.addTarget({ peerId: "p", cids: top.tipset.cids, height: 1000, weight: top.weight });
+      const done = await statusWhere(second, (s) => s.stage === "in-sync");
+      ok(
+        reopened.heaviest.equals(top.tipset),
+        `head at ${reopened.heaviest.height}: ${done.message}`,
+      );
+      // Without the records this walk read every header from 1000 down to the head again.
+      ok(reads.count < 5, `${reads.count} header reads walking back (of ${1000 - reached} stored)`);
+      equal(calls.filter((c) => !c.messages).length, 0, "no header fetched again");
+      const forward = calls.filter((c) => c.messages).reduce((n, c) => n + c.length, 0);
+      equal(forward, 1000 - reached, "only the tipsets above the resumed head were validated");
+      equal((await progress.tops()).size, 0, "a finished sync drops its records");
+    } finally {
+      await second.stop();
+    }
+  });
+});
+
+Deno.test("a sync stopped mid-walk fetches only the headers the first walk did not store", async () => {
+  const genesis = genesisWithMiners();
+  await withSink(genesis, async (store, kv, ipld) => {
+    const source = new ChainSource(store.heaviest);
+    const chain = source.grow(1000);
+    const top = chain.at(-1)!;
+    const progress = new KvWalkProgress(kv);
+    const first = makeSyncer(store, source.fetcher("p"), [], { progress });
+    first.start();
+    first.addTarget({ peerId: "p", cids: top.tipset.cids, height: 1000, weight: top.weight });
+    await statusWhere(first, (s) => s.phase === "headers" && s.height <= 600);
+    await first.stop();
+    equal(store.heaviest.height, 0, "stopped before any head move");
+    const recorded = [...(await progress.tops()).values()];
+    ok(recorded.length >= 2, `${recorded.length} segments recorded`);
+
+    const reopened = await ChainStore.open(kv, ipld, genesis.cid);
+    const ref: { syncer?: Syncer } = {};
+    const reads = { count: 0, when: () => ref.syncer?.status.phase === "headers" };
+    const calls: { messages: boolean; length: number }[] = [];
+    const second = ref.syncer = makeSyncer(
+      faultyStore(reopened, [], reads),
+      source.fetcher("p", calls),
+      [],
+      { progress },
+    );
+    second.start();
+    try {
+      second.addTarget({ peerId: "p", cids: top.tipset.cids, height: 1000, weight: top.weight });
+      await statusWhere(second, (s) => s.stage === "in-sync");
+      ok(reopened.heaviest.equals(top.tipset), `head at ${reopened.heaviest.height}`);
+      ok(reads.count < 5, `${reads.count} header reads walking back`);
+      // Batches of 200: at most the three answers below the two recorded ones.
+      const fetched = calls.filter((c) => !c.messages).length;
+      ok(fetched <= 5 - recorded.length, `${fetched} header requests after ${recorded.length}`);
+    } finally {
+      await second.stop();
     }
   });
 });

@@ -8,7 +8,7 @@
 import type { CID } from "multiformats/cid";
 import type { Network } from "../crypto/address.ts";
 import type { ChainStore } from "../chain/chain_store.ts";
-import type { SyncStatus } from "../sync/syncer.ts";
+import type { SyncStage as OurSyncStage, SyncStatus } from "../sync/syncer.ts";
 import { type TipSetJson, tipSetToJson } from "./chain_json.ts";
 import { defineMethod, type MethodTable } from "./rpc.ts";
 
@@ -48,19 +48,25 @@ export interface SyncStateJson {
 
 /** `Filnode.SyncStatus`: what `filnode sync status` prints. */
 export interface SyncStatusJson {
-  Stage: "idle" | "syncing" | "in-sync";
+  /** `failed`: a heavier chain is known, the last attempt failed, a retry is scheduled. */
+  Stage: OurSyncStage;
   Phase: string | null;
   HeadHeight: number;
   TargetHeight: number | null;
   Height: number;
   Message: string | null;
+  /** With Stage `failed`: why (a full disk names the store's path), else null. */
+  Error: string | null;
+  /** With Stage `failed`: when the syncer tries again (ISO 8601), else null. */
+  RetryAt: string | null;
 }
 
 /** Go's zero time, as Lotus prints an unset Start/End. */
 const GO_ZERO_TIME = "0001-01-01T00:00:00Z";
 
 export interface SyncApiMethodsOptions {
-  chain: ChainStore;
+  /** The head (for its height) and tipsets by key (for Lotus's Base and Target). */
+  chain: Pick<ChainStore, "heaviest" | "getTipSet">;
   status: () => SyncStatus;
   network?: Network;
 }
@@ -98,6 +104,10 @@ export function syncApiMethods({ chain, status, network }: SyncApiMethodsOptions
         TargetHeight: s.target?.height ?? null,
         Height: s.height,
         Message: s.message ?? null,
+        Error: s.stage === "failed" ? s.error ?? s.message ?? "sync failed" : null,
+        RetryAt: s.stage === "failed" && s.retryAt !== undefined
+          ? new Date(s.retryAt).toISOString()
+          : null,
       });
     }),
   };
@@ -106,6 +116,7 @@ export function syncApiMethods({ chain, status, network }: SyncApiMethodsOptions
 /** Our status as Lotus's stage number. */
 export function lotusStage(s: SyncStatus): number {
   if (s.stage === "idle") return SyncStage.Idle;
+  if (s.stage === "failed") return SyncStage.SyncErrored;
   switch (s.phase) {
     case "headers":
       return SyncStage.Headers;

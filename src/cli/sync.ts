@@ -1,9 +1,12 @@
 /**
  * `filnode sync status | wait`: the daemon's sync progress. `wait` returns once the node is not
- * catching up with a heavier chain (exit 0) or the daemon stops answering (exit 1); on a terminal it redraws one progress
- * line, otherwise it prints a plain line whenever the height moves, for logs and scripts.
+ * catching up with a heavier chain (exit 0), or exits 1 when the sync failed (the error and
+ * when the daemon retries; a script can run `wait` again) or the daemon stops answering. On a
+ * terminal it redraws one progress line, otherwise it prints a plain line whenever the height
+ * moves, for logs and scripts.
  */
 import { SyncMethod, type SyncStatusJson } from "../api/sync_api.ts";
+import { UserError } from "../errors.ts";
 import { callDaemon, withClient } from "./daemon_call.ts";
 import type { Command, CommandGroup } from "./command.ts";
 
@@ -12,11 +15,15 @@ const POLL_MS = 1_000;
 /** Width of the terminal progress bar, in characters. */
 const BAR_WIDTH = 30;
 
-function describe(s: SyncStatusJson): string {
+/** The daemon's sync failed (it retries on its own): `sync wait` exits 1 with this. */
+export class SyncFailedStatusError extends UserError {}
+
+export function describe(s: SyncStatusJson): string {
   const target = s.TargetHeight === null ? "" : ` of ${s.TargetHeight}`;
   const phase = s.Phase ? ` (${s.Phase}${s.Phase === "headers" ? "" : ` at ${s.Height}`})` : "";
-  const error = s.Message ? `: ${s.Message}` : "";
-  return `${s.Stage}: head ${s.HeadHeight}${target}${phase}${error}`;
+  const error = s.Error ?? s.Message;
+  const retry = s.RetryAt ? `; retrying at ${s.RetryAt}` : "";
+  return `${s.Stage}: head ${s.HeadHeight}${target}${phase}${error ? `: ${error}` : ""}${retry}`;
 }
 
 /** `[=====>     ] 45%` for the head's progress toward the target. */
@@ -62,6 +69,14 @@ const wait: Command = {
       if (terminal) Deno.stderr.writeSync(encoder.encode("\n"));
       // The status that ended the wait is the answer: no second call.
       const last = s;
+      if (last.Stage === "failed") {
+        const retry = last.RetryAt ? ` (the daemon retries at ${last.RetryAt})` : "";
+        throw new SyncFailedStatusError(
+          `sync failed at head ${last.HeadHeight}` +
+            `${last.TargetHeight === null ? "" : ` of ${last.TargetHeight}`}: ` +
+            `${last.Error ?? last.Message ?? "unknown error"}${retry}`,
+        );
+      }
       ctx.print(last, () => `in sync at height ${last.HeadHeight}`);
     });
   },
