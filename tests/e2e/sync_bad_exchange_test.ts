@@ -22,13 +22,19 @@ import { Devnet, type DevnetNode, poll, reputationOf } from "./network_harness.t
 const LENGTH = 2_000;
 /** Extra weight the bad peer claims over the honest head. */
 const CLAIMED_EXTRA_WEIGHT = 1_000_000n;
-/** The fixture's own bound past the sync's (the test stops it sooner). */
+/** The fixture's own bound past the sync's and the greetings' (the test stops it sooner). */
 const FIXTURE_SLACK_SECONDS = 30;
 const FIXTURE = fileURLToPath(new URL("./fixtures/bad_exchange_peer.ts", import.meta.url));
 /** Loopback only, nothing else. */
 const FIXTURE_FLAGS = ["--allow-net=127.0.0.1"];
-/** A stalled request is given up after this (the daemon's `Chain.ExchangeTimeout`). */
-const STALL_TIMEOUT_MS = 3_000;
+/**
+ * A stalled request is given up after this (the daemon's `Chain.ExchangeTimeout`). It bounds the
+ * honest node's answers too: a 500-header answer from a daemon on a loaded 2-core machine can
+ * take seconds, and one honest answer past this fails the sync, so not tighter than this.
+ */
+const STALL_TIMEOUT_MS = 10_000;
+/** Bound for connecting and greeting on a loaded machine (polls end as soon as it holds). */
+const GREET_MS = 60_000;
 /** The `invalid-message` penalty, as REPUTATION_EVENTS sets it. */
 const INVALID_MESSAGE = -100;
 /** The `timeout` penalty. */
@@ -54,14 +60,14 @@ const CASES: Case[] = [
     kind: "invalid" as const,
     penalty: INVALID_MESSAGE,
     honest: 1,
-    syncMs: 60_000,
+    syncMs: 120_000,
   })),
   {
     mode: "stall",
     kind: "timeout",
     penalty: TIMEOUT,
     honest: 3,
-    syncMs: 60_000,
+    syncMs: 120_000,
     exchangeTimeoutMs: STALL_TIMEOUT_MS,
   },
 ];
@@ -144,34 +150,54 @@ Deno.test("chain exchange: broken answers are penalised, the sync completes from
           String(honestAnswers),
           "--hold",
           "--seconds",
-          String(Math.ceil(syncMs / 1000) + FIXTURE_SLACK_SECONDS),
+          String(Math.ceil((syncMs + 3 * GREET_MS) / 1000) + FIXTURE_SLACK_SECONDS),
         ], { flags: FIXTURE_FLAGS });
         fixtures.push(bad);
         try {
-          const badId = (await waitForReport(bad, (r) => typeof r.peerId === "string"))
+          const badId = (await waitForReport(bad, (r) => typeof r.peerId === "string", GREET_MS))
             .peerId as string;
           // The fresh node syncs towards the bad peer's claim and asks it first; the fixture
           // holds that answer until the honest node is greeted too, so that from the second
           // batch on both are candidates and every broken answer has somewhere to fall back.
-          await waitForReport(bad, (r) => r.request === 1 && r.received === true);
+          await waitForReport(bad, (r) => r.request === 1 && r.received === true, GREET_MS);
           await fresh.call("Filecoin.NetConnect", [{ ID: honest.peerId, Addrs: [honestAddr] }]);
-          // hello-ok (+1) is recorded when the honest node's hello arrives: it is greeted.
+          // Greeted both ways. hello-ok (+1) is recorded on a node when the other's hello
+          // arrives: the fresh node may then ask the honest one, and the honest one serves the
+          // fresh one (its chain exchange refuses peers whose hello it has not had yet). Hellos
+          // cross independently: on a loaded machine the honest node may read the fresh one's
+          // hello well after the fresh node read its own, and a batch sent to it in between was
+          // reset, failing the whole sync ("every peer failed") before the honest target took
+          // over. So wait on both sides before the bad peer answers anything.
           await poll(
-            async () => ((await reputationOf(fresh, honest.peerId)) ?? 0) > 0.5 || undefined,
+            async () =>
+              (((await reputationOf(fresh, honest.peerId)) ?? 0) > 0.5 &&
+                ((await reputationOf(honest, fresh.peerId)) ?? 0) > 0.5) || undefined,
             {
-              timeoutMs: 20_000,
+              timeoutMs: GREET_MS,
               describe: () =>
-                `the honest node was never greeted:\n${fresh.process.text("stderr").join("\n")}`,
+                `the fresh and honest nodes never greeted each other:\nfresh:\n` +
+                `${fresh.process.text("stderr").join("\n")}\nhonest (tail):\n` +
+                honest.process.text("stderr").slice(-20).join("\n"),
             },
           );
           const before = await reputationOf(fresh, badId);
           ok(before !== undefined && before > 0, `the bad peer starts greeted, at ${before}`);
           bad.kill("SIGUSR2");
 
+          // The sync's closing line (or a failed attempt's) is written after its head moved and
+          // after the line of every broken answer, on the same stream: wait on it, not on the
+          // head (the API can show the head before the test has read those lines).
+          await fresh.process.waitForLine(
+            "stderr",
+            (l) => l.startsWith(`sync: reached height ${LENGTH}`) || l.startsWith("sync to height"),
+            syncMs,
+          );
           await waitForHead(fresh, target, syncMs);
           const log = fresh.process.text("stderr");
           ok(fresh.running, "the fresh daemon is still running");
           equal(key(await head(fresh)), key(target), "the head is the honest one");
+          // Stopped first, so that its report of every answer it sent has been read.
+          await stopFixture(bad);
 
           // The bad peer was asked, more than once, and answered broken after its honest answers.
           const broken = reports(bad).filter((r) => r.answer === mode);
@@ -213,7 +239,6 @@ Deno.test("chain exchange: broken answers are penalised, the sync completes from
           // The honest node was not blamed for anything.
           const honestScore = await reputationOf(fresh, honest.peerId);
           ok(honestScore !== undefined && honestScore > 0, `honest node at ${honestScore}`);
-          await stopFixture(bad);
           console.log(
             `${mode}: ${broken.length} broken answers, reputation ${before} -> ${after}, ` +
               `${Date.now() - started} ms`,
