@@ -21,7 +21,7 @@ import { Clock } from "./clock/clock.ts";
 import type { TimeSource } from "./clock/time_source.ts";
 import { DiskFileStore } from "./filestore/disk_file_store.ts";
 import type { FileStore } from "./filestore/file_store.ts";
-import { type Config, loadConfig } from "./repo/config.ts";
+import { type Config, loadConfig, resolveStorePath } from "./repo/config.ts";
 import { fsckIpldStore, type FsckReport } from "./repo/ipld_store_fsck.ts";
 import type { IpldStore } from "./ipld/ipld_store.ts";
 import { KeyStore } from "./repo/keystore.ts";
@@ -245,6 +245,8 @@ export class FilecoinNode implements Startable {
         clock: this.#clock,
         blockDelay: genesisState.blockDelay,
         exchangeTimeoutMs: config.Chain.ExchangeTimeout,
+        kv,
+        storePath: resolveStorePath(this.root, config),
         log: this.#options.log,
       });
       await network.start({ signal });

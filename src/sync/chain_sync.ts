@@ -27,6 +27,7 @@ import type { ChainStore } from "../chain/chain_store.ts";
 import { blockGossipValidator, messageGossipValidator } from "./gossip_validators.ts";
 import { fetchBlockMessages } from "./block_messages_by_cid.ts";
 import { Syncer } from "./syncer.ts";
+import { KvWalkProgress } from "./walk_progress.ts";
 
 export interface ChainSyncDeps {
   readonly network: SyncNetwork;
@@ -38,6 +39,10 @@ export interface ChainSyncDeps {
   readonly blockDelay: number;
   /** Longest wait for one chain exchange answer (`Chain.ExchangeTimeout`; default 60 s). */
   readonly exchangeTimeoutMs?: number;
+  /** The node's KV: walks back record their progress there, so a restart resumes them. */
+  readonly kv?: Deno.Kv;
+  /** Where the store lives, for errors such as "disk full" (the KV file path or URL). */
+  readonly storePath?: string;
   readonly log?: (line: string) => void;
 }
 
@@ -93,6 +98,8 @@ export class ChainSync {
       },
       consensus: deps.consensus,
       clock: deps.clock,
+      storePath: deps.storePath,
+      progress: deps.kv ? new KvWalkProgress(deps.kv) : undefined,
       blockDelay: deps.blockDelay,
       onBadPeer: (peerId, reason) => {
         this.#log(`sync: peer ${peerId} served an invalid block: ${reason}`);
