@@ -20,7 +20,9 @@ import {
   type SyncStatus,
 } from "../src/sync/syncer.ts";
 import { KvWalkProgress } from "../src/sync/walk_progress.ts";
-import { signedMessageCid, TipSet, TipSetKey } from "../src/chain/types/mod.ts";
+import { serializeBlockMsg, signedMessageCid, TipSet, TipSetKey } from "../src/chain/types/mod.ts";
+import type { Consensus } from "../src/consensus/consensus.ts";
+import { blockGossipValidator } from "../src/sync/gossip_validators.ts";
 import { Clock } from "../src/clock/clock.ts";
 import { FakeTimeSource } from "../src/clock/time_source.ts";
 import { DevnetConsensus } from "../src/consensus/devnet_consensus.ts";
@@ -641,6 +643,72 @@ Deno.test("a sync stopped mid-walk fetches only the headers the first walk did n
       ok(fetched <= 5 - recorded.length, `${fetched} header requests after ${recorded.length}`);
     } finally {
       await second.stop();
+    }
+  });
+});
+
+Deno.test("a gossiped block's consensus checks (its signature) run once on its way in, not again in validation", async () => {
+  const genesis = genesisWithMiners();
+  await withSink(genesis, async (store, _kv, ipld) => {
+    const source = new ChainSource(store.heaviest);
+    const [next] = source.grow(1, { messages: 2 });
+    const [other] = source.grow(1, { from: next, messages: 2 });
+    // Counts every full consensus check (what verifies the block signature on a devnet).
+    const inner = new DevnetConsensus(MINERS.map((m) => m.address));
+    const checks: string[] = [];
+    const consensus: Consensus = {
+      name: inner.name,
+      weight: (tipset, parentWeight) => inner.weight(tipset, parentWeight),
+      precheckGossipBlock: (header) => {
+        checks.push("precheck");
+        return inner.precheckGossipBlock(header);
+      },
+      validateBlock: (header, parent, options) => {
+        if (!options?.prechecked) checks.push("full");
+        return inner.validateBlock(header, parent, options);
+      },
+    };
+    const byFirstCid = new Map(
+      [next, other].map((m) => [signedMessageCid(m.messages[0].secpk[0]).toString(), m]),
+    );
+    const fetcher: SyncFetcher = {
+      ...source.fetcher("p", []),
+      getMessagesByCid: (_bls, secpk) =>
+        Promise.resolve(byFirstCid.get(secpk[0].toString())!.messages[0]),
+    };
+    const syncer = makeSyncer(store, fetcher, [], { consensus });
+    const validator = blockGossipValidator({
+      clock: lateClock(),
+      consensus,
+      isBad: (cid) => syncer.isBad(cid),
+      has: (cid) => ipld.has(cid),
+      onBlock: (target) => syncer.addTarget(target),
+    });
+    const blockOf = (made: MadeTipSet) => ({
+      header: made.tipset.blocks[0],
+      blsMessages: [],
+      secpkMessages: made.messages[0].secpk.map((s) => signedMessageCid(s)),
+    });
+    await syncer.start();
+    try {
+      equal(await validator("gossiper", serializeBlockMsg(blockOf(next))), "accept");
+      await statusWhere(syncer, (s) => s.target?.peerId === "gossiper" && s.stage === "in-sync");
+      ok(store.heaviest.equals(next.tipset), `head at ${store.heaviest.height}`);
+      deepStrictEqual(checks, ["precheck"]);
+
+      // A block handed in without the validator's word is checked in full.
+      syncer.addTarget({
+        peerId: "relay",
+        cids: other.tipset.cids,
+        height: other.tipset.height,
+        weight: other.weight,
+        block: blockOf(other),
+      });
+      await statusWhere(syncer, (s) => s.target?.peerId === "relay" && s.stage === "in-sync");
+      ok(store.heaviest.equals(other.tipset), `head at ${store.heaviest.height}`);
+      deepStrictEqual(checks, ["precheck", "full"]);
+    } finally {
+      await syncer.stop();
     }
   });
 });

@@ -14,9 +14,8 @@
  *
  * @module
  */
-import type { AbortOptions } from "../abort.ts";
 import type { Clock } from "../clock/clock.ts";
-import type { Consensus } from "./consensus.ts";
+import type { Consensus, ConsensusValidationOptions } from "./consensus.ts";
 import { UserError } from "../errors.ts";
 import { BLOCK_MESSAGE_LIMIT, type BlockMessageLists } from "../chain/block_messages.ts";
 import { Protocol } from "../crypto/address.ts";
@@ -55,7 +54,7 @@ export async function validateBlock(
   header: BlockHeader,
   messages: BlockMessageLists,
   context: BlockValidationContext,
-  options: AbortOptions = {},
+  options: ConsensusValidationOptions = {},
 ): Promise<void> {
   checkLinkage(header, context);
   if (context.clock.isTooFarInFuture(header.timestamp)) {

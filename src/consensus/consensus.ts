@@ -10,6 +10,12 @@ import type { AbortOptions } from "../abort.ts";
 import type { BlockHeader, TipSet } from "../chain/types/mod.ts";
 import { UserError } from "../errors.ts";
 
+/** Options of {@link Consensus.validateBlock}. */
+export interface ConsensusValidationOptions extends AbortOptions {
+  /** `precheckGossipBlock` passed for this header on its way in: skip what it checked. */
+  readonly prechecked?: boolean;
+}
+
 /** A block breaks a consensus rule: the block is bad for good, and its sender is penalised. */
 export class ConsensusRuleError extends UserError {}
 
@@ -24,8 +30,14 @@ export interface Consensus {
   /**
    * Consensus checks of one block on top of `parent`: the miner may mine here, its election
    * and ticket hold, and the block signature is its worker key's. Throws ConsensusRuleError.
+   * With `prechecked`, {@link precheckGossipBlock} already passed for this very header (the
+   * gossip path): the checks it made, the block signature above all, are not made again.
    */
-  validateBlock(header: BlockHeader, parent: TipSet, options?: AbortOptions): Promise<void>;
+  validateBlock(
+    header: BlockHeader,
+    parent: TipSet,
+    options?: ConsensusValidationOptions,
+  ): Promise<void>;
   /**
    * The checks a gossiped block can pass before its parents are fetched (Lotus checks the miner
    * and the block signature against the current head's state there). Throws ConsensusRuleError.

@@ -41,7 +41,12 @@ export async function acceptGossipBlock(
   }
   const tipset = TipSet.fromBlocks([block.header]);
   ctx.setStatus({ ...ctx.status(), phase: "messages", height: parent.height });
-  await validateTipSet(ctx, tipset, [messages], parent, parentWeight, target.peerId, options);
+  // The gossip validator ran the consensus precheck on this header before handing it here (its
+  // signature above all): validation does not repeat it. A signature is checked once on its way in.
+  await validateTipSet(ctx, tipset, [messages], parent, parentWeight, target.peerId, {
+    ...options,
+    prechecked: target.prechecked ? [block.header] : undefined,
+  });
   const weight = consensus.weight(tipset, parentWeight);
   await store.putTipSets([{ tipset, messages: [messages] }], options);
   if (weight > store.weight) await store.setHead(tipset, weight, options);

@@ -94,6 +94,7 @@ export function blockGossipValidator(deps: BlockGossipDeps): GossipValidator {
       height: header.height,
       weight: deps.consensus.weight(tipset, header.parentWeight),
       block: msg,
+      prechecked: true,
     }, header);
     return "accept";
   };

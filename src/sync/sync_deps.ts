@@ -22,6 +22,11 @@ export interface SyncTarget {
    * CID (store, then bitswap).
    */
   readonly block?: BlockMsg;
+  /**
+   * Set by the blocks gossip validator only: the consensus precheck (`precheckGossipBlock`:
+   * miner, block signature) passed for `block.header`, so validation does not repeat it.
+   */
+  readonly prechecked?: boolean;
 }
 
 /** What the syncer reads and writes of the chain store. */

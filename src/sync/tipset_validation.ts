@@ -6,7 +6,7 @@
  */
 import type { AbortOptions } from "../abort.ts";
 import type { BlockMessageLists } from "../chain/block_messages.ts";
-import type { TipSet } from "../chain/types/mod.ts";
+import type { BlockHeader, TipSet } from "../chain/types/mod.ts";
 import { BlockFromFutureError, validateBlock } from "../consensus/block_validator.ts";
 import type { SyncContext } from "./sync_context.ts";
 import { InvalidChainError } from "./sync_errors.ts";
@@ -25,7 +25,10 @@ export async function validateTipSet(
   parent: TipSet,
   parentWeight: bigint,
   peerId: string,
-  options: AbortOptions,
+  options: AbortOptions & {
+    /** The blocks whose consensus precheck passed on their way in (gossip): not redone. */
+    prechecked?: readonly BlockHeader[];
+  },
 ): Promise<void> {
   const { clock, consensus, blockDelay } = ctx;
   for (let j = 0; j < tipset.blocks.length; j++) {
@@ -34,7 +37,7 @@ export async function validateTipSet(
         tipset.blocks[j],
         messages[j] ?? NO_MESSAGES,
         { parent, parentWeight, blockDelay, clock, consensus },
-        options,
+        { signal: options.signal, prechecked: options.prechecked?.includes(tipset.blocks[j]) },
       );
     } catch (err) {
       if (err instanceof BlockFromFutureError || options.signal?.aborted) throw err;
