@@ -16,6 +16,10 @@ import { guardUnhandledRejections } from "./rejection_guard.ts";
 
 /** Printed on stdout once the node runs: scripts and tests wait for it. */
 export const READY_LINE = "filnode daemon ready";
+/** Printed on stderr before the node's systems start (after init, if the root was new). */
+export const STARTING_LINE = "filnode daemon starting";
+/** Printed on stderr when a stop is asked (SIGINT/SIGTERM), whether start-up had finished or not. */
+export const STOPPING_LINE = "filnode daemon stopping";
 
 const VERSION = "0.1.0";
 
@@ -25,19 +29,32 @@ export const daemonCommand: Command = {
   help: `${INIT_HELP.replace("Options:", "Options (used only when the root is new):")}`,
   options: INIT_OPTIONS,
   async run(ctx, args) {
-    if (!await isRepo(ctx.root)) {
-      await initFromFlags(ctx, args);
-      ctx.log(`initialised filnode root at ${ctx.root}`);
-    }
-    const config = await openConfig(ctx);
     const unguard = guardUnhandledRejections((line) => ctx.log(line));
     try {
+      if (!await isRepo(ctx.root)) {
+        await initFromFlags(ctx, args);
+        ctx.log(`initialised filnode root at ${ctx.root}`);
+      }
+      const config = await openConfig(ctx);
       await runDaemon(ctx, config);
+    } catch (err) {
+      // A signal is a request to stop, normal at any moment: one landing mid start-up surfaces
+      // as the abort of whatever step was running (the node unwinds what it had started), and
+      // must end the process as a stop after start-up does, not as an internal error.
+      if (!stoppedBySignal(ctx.signal, err)) throw err;
+      ctx.log(STOPPING_LINE);
     } finally {
       unguard();
     }
   },
 };
+
+/** True when `err` is the abort of `signal` (its reason, or an AbortError once it aborted). */
+export function stoppedBySignal(signal: AbortSignal, err: unknown): boolean {
+  if (!signal.aborted) return false;
+  return err === signal.reason || (err instanceof Error && err.name === "AbortError") ||
+    (err instanceof DOMException && err.name === "AbortError");
+}
 
 async function runDaemon(ctx: CommandContext, config: Config): Promise<void> {
   const { hostname, port } = parseApiListenAddress(config.API.ListenAddress);
@@ -58,6 +75,7 @@ async function runDaemon(ctx: CommandContext, config: Config): Promise<void> {
       }
     },
   });
+  ctx.log(`${STARTING_LINE} (pid ${Deno.pid}, root ${ctx.root})`);
   await node.start({ signal: ctx.signal });
   try {
     const api = await startControlApi({
@@ -102,7 +120,7 @@ async function runDaemon(ctx: CommandContext, config: Config): Promise<void> {
           ].join("\n"),
       );
       await abortion(ctx.signal);
-      ctx.log("filnode daemon stopping");
+      ctx.log(STOPPING_LINE);
     } finally {
       await api.stop();
     }

@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { encodeCbor, encodeRaw } from "../../src/ipld/block.ts";
 import { KvIpldStore } from "../../src/repo/kv_ipld_store.ts";
 import { repoLayout } from "../../src/repo/layout.ts";
-import { filnode } from "./harness.ts";
+import { filnode, LineProcess, MAIN, startTaskFlags } from "./harness.ts";
+import { STARTING_LINE, STOPPING_LINE } from "../../src/cli/daemon.ts";
 import { withTempDir } from "../_temp.ts";
 
 function oneLine(stderr: string): void {
@@ -63,4 +64,28 @@ Deno.test("plain `repo fsck` on a store with blocks says what it checked; `--dee
     equal(json.code, 0, json.stderr);
     equal(JSON.parse(json.stdout).blocksChecked, "chunked");
   });
+});
+
+Deno.test("SIGTERM at any moment of daemon start-up is a normal stop: exit 0, the stopping line, no internal error", async () => {
+  // Each signal lands at a different step of start-up: at the progress line (store opening),
+  // then spread over the rest (genesis, keystore, network, control API), up to after ready.
+  // Whichever step it interrupts, the outcome must be that of a stop after start-up.
+  const delaysMs = [0, 20, 60, 120, 250, 500, 1000];
+  for (const [i, delay] of delaysMs.entries()) {
+    await withTempDir("filnode-ops-", async (base) => {
+      const root = join(base, "root");
+      // The first signal lands right after init, before the store opens.
+      const daemon = LineProcess.spawn(MAIN, ["--root", root, "daemon", "--devnet"], {
+        flags: await startTaskFlags(root),
+      });
+      const at = i === 0 ? "initialised filnode root" : STARTING_LINE;
+      await daemon.waitForLine("stderr", (l) => l.startsWith(at));
+      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+      const status = await daemon.stop("SIGTERM");
+      const stderr = daemon.text("stderr").join("\n");
+      equal(status.code, 0, `SIGTERM ${delay} ms after "${at}":\n${stderr}`);
+      ok(daemon.text("stderr").includes(STOPPING_LINE), stderr);
+      ok(!stderr.includes("internal error"), stderr);
+    });
+  }
 });
