@@ -89,3 +89,76 @@ Deno.test("SIGTERM at any moment of daemon start-up is a normal stop: exit 0, th
     });
   }
 });
+
+/**
+ * Runs a daemon on `root` expecting it to refuse to start, and returns its stderr bar the start-up
+ * progress line; a daemon that gets to ready instead is stopped and fails the test (rather than
+ * running until the test's timeout).
+ */
+async function daemonRefuses(root: string): Promise<string> {
+  const daemon = LineProcess.spawn(MAIN, ["--root", root, "daemon"], {
+    flags: await startTaskFlags(root),
+  });
+  const ready = daemon.waitForLine("stdout", (l) => l.startsWith("filnode daemon ready"))
+    .then(() => true, () => false);
+  const status = await Promise.race([daemon.finished(), ready.then(() => "ready" as const)]);
+  if (status === "ready") {
+    await daemon.stop();
+    throw new Error(`the daemon started:\n${daemon.text("stderr").join("\n")}`);
+  }
+  await ready;
+  equal(status.code, 1, daemon.text("stderr").join("\n"));
+  return daemon.text("stderr").filter((l) => !l.startsWith(STARTING_LINE)).join("\n");
+}
+
+Deno.test("a root whose store folder is a symlink leading outside is refused by daemon and fsck, naming both ends", async () => {
+  await withTempDir("filnode-ops-", async (tmp) => {
+    const base = await Deno.realPath(tmp);
+    const root = join(base, "root");
+    const outside = join(base, "outside");
+    equal((await filnode(root, ["init", "--devnet"])).code, 0);
+    // The operator "moved the store to another disk" with a link: writes would follow it.
+    await Deno.rename(join(root, "kv"), outside);
+    await Deno.symlink(outside, join(root, "kv"));
+    const before = await Array.fromAsync(Deno.readDir(outside), (e) => e.name);
+
+    const stderr = await daemonRefuses(root);
+    oneLine(stderr);
+    match(stderr, /not permitted/);
+    ok(stderr.includes(`"${join(root, "kv")}" resolves to "${outside}", outside the root`), stderr);
+
+    const fsck = await filnode(root, ["repo", "fsck"]);
+    equal(fsck.code, 1, fsck.stderr);
+    oneLine(fsck.stderr);
+    ok(fsck.stderr.includes(`"${join(root, "kv")}" resolves to "${outside}"`), fsck.stderr);
+    equal(
+      (await Array.fromAsync(Deno.readDir(outside), (e) => e.name)).sort().join(),
+      before.sort().join(),
+    );
+  });
+});
+
+Deno.test("`Store.Path` through a symlink in the root that leads outside is refused, and nothing is written there", async () => {
+  await withTempDir("filnode-ops-", async (tmp) => {
+    const base = await Deno.realPath(tmp);
+    const root = join(base, "root");
+    const outside = join(base, "outside");
+    await Deno.mkdir(outside);
+    equal((await filnode(root, ["init", "--devnet"])).code, 0);
+    await Deno.symlink(outside, join(root, "elsewhere"));
+    const set = await filnode(root, ["config", "set", "Store.Path", "elsewhere/store.sqlite"]);
+    equal(set.code, 0, set.stderr);
+
+    const stderr = await daemonRefuses(root);
+    oneLine(stderr);
+    ok(
+      stderr.includes(
+        `"${join(root, "elsewhere", "store.sqlite")}" resolves to "${
+          join(outside, "store.sqlite")
+        }"`,
+      ),
+      stderr,
+    );
+    equal((await Array.fromAsync(Deno.readDir(outside))).length, 0);
+  });
+});
