@@ -12,7 +12,12 @@ import type { Command, CommandContext } from "./command.ts";
 import type { Config } from "../repo/config_schema.ts";
 import { INIT_HELP, INIT_OPTIONS, initFromFlags } from "./init.ts";
 import { openConfig, passphraseFor } from "./open.ts";
-import { guardUnhandledRejections } from "./rejection_guard.ts";
+import { type FaultGuard, guardProcessFaults } from "./rejection_guard.ts";
+import {
+  FAULT_PROBE_ENV,
+  FAULT_PROBE_PROTOCOL,
+  registerFaultProbe,
+} from "../protocols/fault_probe.ts";
 
 /** Printed on stdout once the node runs: scripts and tests wait for it. */
 export const READY_LINE = "filnode daemon ready";
@@ -29,14 +34,14 @@ export const daemonCommand: Command = {
   help: `${INIT_HELP.replace("Options:", "Options (used only when the root is new):")}`,
   options: INIT_OPTIONS,
   async run(ctx, args) {
-    const unguard = guardUnhandledRejections((line) => ctx.log(line));
+    const guard = guardProcessFaults((line) => ctx.log(line));
     try {
       if (!await isRepo(ctx.root)) {
         await initFromFlags(ctx, args);
         ctx.log(`initialised filnode root at ${ctx.root}`);
       }
       const config = await openConfig(ctx);
-      await runDaemon(ctx, config);
+      await runDaemon(ctx, config, guard);
     } catch (err) {
       // A signal is a request to stop, normal at any moment: one landing mid start-up surfaces
       // as the abort of whatever step was running (the node unwinds what it had started), and
@@ -44,7 +49,7 @@ export const daemonCommand: Command = {
       if (!stoppedBySignal(ctx.signal, err)) throw err;
       ctx.log(STOPPING_LINE);
     } finally {
-      unguard();
+      guard.stop();
     }
   },
 };
@@ -56,7 +61,7 @@ export function stoppedBySignal(signal: AbortSignal, err: unknown): boolean {
     (err instanceof DOMException && err.name === "AbortError");
 }
 
-async function runDaemon(ctx: CommandContext, config: Config): Promise<void> {
+async function runDaemon(ctx: CommandContext, config: Config, guard: FaultGuard): Promise<void> {
   const { hostname, port } = parseApiListenAddress(config.API.ListenAddress);
   const node = new FilecoinNode({
     root: ctx.root,
@@ -77,7 +82,15 @@ async function runDaemon(ctx: CommandContext, config: Config): Promise<void> {
   });
   ctx.log(`${STARTING_LINE} (pid ${Deno.pid}, root ${ctx.root})`);
   await node.start({ signal: ctx.signal });
+  // A peer whose stream raised an error nobody handled pays as for a malformed message.
+  guard.onPeerFault = (peer) => {
+    if (node.running) node.network.report(peer.peerId, "malformed-message");
+  };
   try {
+    if (ctx.env(FAULT_PROBE_ENV) === "1") {
+      await registerFaultProbe(node.network.host.libp2p);
+      ctx.log(`test-only ${FAULT_PROBE_PROTOCOL} enabled by $${FAULT_PROBE_ENV}`);
+    }
     const api = await startControlApi({
       root: ctx.root,
       hostname,
@@ -121,12 +134,19 @@ async function runDaemon(ctx: CommandContext, config: Config): Promise<void> {
       );
       await abortion(ctx.signal);
       ctx.log(STOPPING_LINE);
+      ctx.log(faultSummary(node.network.host.handlerFaults.faults, guard.count));
     } finally {
       await api.stop();
     }
   } finally {
     await node.stop();
   }
+}
+
+/** The operator's tally of errors survived, printed at stop (each was logged when caught). */
+export function faultSummary(handlerFaults: number, processFaults: number): string {
+  return `errors survived while running: ${handlerFaults} in protocol handlers, ` +
+    `${processFaults} unhandled elsewhere`;
 }
 
 /** Resolves when `signal` aborts. */
