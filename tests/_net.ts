@@ -62,6 +62,7 @@ export async function startHost(options: TestHostOptions = {}): Promise<TestHost
     muxers: options.muxers,
     allowPrivateAddresses: options.allowPrivateAddresses ?? true,
     onStreamFault: options.onStreamFault,
+    onHandlerFault: options.onHandlerFault,
   });
   const addr = host.libp2p.getMultiaddrs()[0];
   if (addr === undefined) {
@@ -72,6 +73,7 @@ export async function startHost(options: TestHostOptions = {}): Promise<TestHost
     libp2p: host.libp2p,
     bitswap: host.bitswap,
     peerId: host.peerId,
+    handlerFaults: host.handlerFaults,
     stop: () => host.stop(),
     store,
     addr,

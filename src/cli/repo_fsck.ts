@@ -29,6 +29,12 @@ export interface RepoFsckOptions extends AbortOptions {
 
 export interface RepoFsckReport {
   readonly store: FsckReport;
+  /**
+   * Which blocks `store.blocks` counts: "chunked" for the plain check (it proves chunked blocks'
+   * records whole without reading block bytes, and reads no inline block at all), "all" for
+   * `--deep` (every block read and rehashed).
+   */
+  readonly blocksChecked: "chunked" | "all";
   /** Partial FileStore writes found (and removed when repairing). */
   readonly partialFiles: number;
   readonly keys: number;
@@ -84,6 +90,7 @@ export async function fsckRepo(
 
     return {
       store,
+      blocksChecked: deep ? "all" : "chunked",
       partialFiles,
       keys: keys.length,
       corruptKeys,

@@ -37,6 +37,11 @@ import { identity } from "multiformats/hashes/identity";
 import { blake2b256, BLAKE2B_256 } from "../ipld/block.ts";
 import { blake2b256Digest } from "../crypto/blake2b.ts";
 import { reportStreamFaults, type StreamFault } from "./stream_faults.ts";
+import {
+  guardStreamHandlers,
+  type HandlerFault,
+  type HandlerFaultStats,
+} from "./peer_fault_guard.ts";
 import { toHex } from "../hex.ts";
 import { installEd25519VerifyCache } from "./ed25519_verify_cache.ts";
 
@@ -58,6 +63,11 @@ export interface HostOptions {
   allowPrivateAddresses?: boolean;
   /** Told when the Kademlia or bitswap handler resets a stream over the peer's bytes. */
   onStreamFault?: (fault: StreamFault) => void;
+  /**
+   * Told when a protocol handler registered after start (hello, chain exchange) throws or
+   * rejects serving a peer (see peer_fault_guard.ts). Unset: such faults go to `onStreamFault`.
+   */
+  onHandlerFault?: (fault: HandlerFault) => void;
 }
 
 /** The bitswap protocol Helia serves (Lotus speaks 1.2.0 as well). */
@@ -87,6 +97,8 @@ export interface Host {
   readonly libp2p: Libp2pNode;
   readonly bitswap: Bitswap;
   readonly peerId: PeerId;
+  /** Faults of guarded protocol handlers so far (peer_fault_guard.ts). */
+  readonly handlerFaults: HandlerFaultStats;
   stop(): Promise<void>;
 }
 
@@ -205,10 +217,19 @@ export async function createHost(opts: HostOptions): Promise<Host> {
     );
   }
 
+  // After the library handlers are in place: only handlers registered from here on are guarded.
+  const handlerFaults = guardStreamHandlers(
+    libp2p,
+    (fault) =>
+      opts.onHandlerFault
+        ? opts.onHandlerFault(fault)
+        : opts.onStreamFault?.({ ...fault, kind: "handler-error" }),
+  );
   return {
     libp2p,
     bitswap,
     peerId: libp2p.peerId,
+    handlerFaults,
     async stop() {
       await bitswap.stop();
       await stopLibp2pCleanly(libp2p);

@@ -18,8 +18,12 @@
 import type { Stream } from "@libp2p/interface";
 import type { Libp2pNode } from "./libp2p_host.ts";
 
-/** What a peer's bytes did wrong on a stream. */
-export type StreamFaultKind = "malformed";
+/**
+ * What a peer's bytes did wrong on a stream: bytes that do not parse, or (from
+ * peer_fault_guard.ts, when the host has no `onHandlerFault`) a protocol handler that threw
+ * serving them.
+ */
+export type StreamFaultKind = "malformed" | "handler-error";
 
 /** One stream a library handler reset because of what the peer sent. */
 export interface StreamFault {

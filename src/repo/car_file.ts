@@ -29,6 +29,21 @@ type CarBlock = Parameters<CarWriter["put"]>[0];
 /** A file that is not a CAR v1 we can read. */
 export class InvalidCarError extends UserError {}
 
+/**
+ * The CAR's folder is not writable under the process's grants. Named after the file asked for:
+ * Deno's own error names the hidden temp file beside it, which the user never mentioned. A
+ * `Deno.errors.NotCapable`, so the CLI reports it as every refused grant is reported.
+ */
+export class CarNotWritableError extends Deno.errors.NotCapable {
+  override name = "CarNotWritableError";
+  constructor(readonly path: string) {
+    super(
+      `Requires write access to "${path}" and its folder (the CAR is written to a temp file ` +
+        `beside it, then renamed): grant --allow-write=${dirname(path)}`,
+    );
+  }
+}
+
 /** An open CAR file: its roots and a one-pass stream of its blocks. Close it when done. */
 export interface CarFileReader {
   readonly roots: readonly CID[];
@@ -105,7 +120,13 @@ export async function writeCarFile(
 ): Promise<{ blocks: number; bytes: number }> {
   options.signal?.throwIfAborted();
   const temp = join(dirname(path), `.${basename(path)}.${crypto.randomUUID()}.tmp`);
-  const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o644 });
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(temp, { write: true, createNew: true, mode: 0o644 });
+  } catch (err) {
+    if (err instanceof Deno.errors.NotCapable) throw new CarNotWritableError(path);
+    throw err;
+  }
   let count = 0;
   let bytes = 0;
   try {

@@ -8,6 +8,7 @@ import { type Config, type ConfigOverrides, loadConfig, writeDefaultConfig } fro
 import { exists, writeFileAtomic } from "./fs_atomic.ts";
 import { KeyStore, LIBP2P_HOST_KEY } from "./keystore.ts";
 import { REPO_VERSION, repoLayout } from "./layout.ts";
+import { assertPathsInsideRoot } from "./root_confinement.ts";
 import { openStoreKv } from "./store_kv.ts";
 
 export class RepoNotInitializedError extends UserError {
@@ -45,6 +46,8 @@ export interface InitRepoOptions extends AbortOptions {
 export async function initRepo(root: string, options: InitRepoOptions = {}): Promise<void> {
   const layout = repoLayout(root);
   if (await exists(layout.version)) throw new RepoExistsError(root);
+  // A half-made root may hold links already: refuse them before writing through one.
+  await assertLayoutInsideRoot(root);
   for (const dir of [root, layout.kvDir, layout.files]) {
     await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   }
@@ -75,8 +78,29 @@ export async function initRepo(root: string, options: InitRepoOptions = {}): Pro
   await writeFileAtomic(layout.version, `${REPO_VERSION}\n`);
 }
 
-/** Throws unless `root` is an initialised root of the version this program reads. */
+/**
+ * Throws `PathOutsideRootError` when a file or folder of the root's layout resolves outside the
+ * root through a symlink: Deno's grants are checked on the path, so writes through such a link
+ * would leave the root (`Store.Path` is checked where the store opens, in `openStoreKv`).
+ */
+export async function assertLayoutInsideRoot(root: string): Promise<void> {
+  const l = repoLayout(root);
+  await assertPathsInsideRoot(root, [
+    l.config,
+    l.version,
+    l.lock,
+    l.keystore,
+    l.kvDir,
+    l.files,
+  ]);
+}
+
+/**
+ * Throws unless `root` is an initialised root of the version this program reads, with no part of
+ * its layout leading outside it through a symlink.
+ */
 export async function assertRepo(root: string): Promise<void> {
+  await assertLayoutInsideRoot(root);
   let text: string;
   try {
     text = await Deno.readTextFile(repoLayout(root).version);
