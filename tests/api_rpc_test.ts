@@ -472,6 +472,22 @@ Deno.test("Filnode.NetBan takes seconds or null and the ban ends on time", async
   equal((await call("Filnode.NetUnban", ["192.0.2.0/24"])).result, false);
 });
 
+Deno.test("Filnode.NetBan takes ip:port with seconds; NetBlockList leaves IP+port bans out", async () => {
+  const { net, call } = netDispatch();
+  const untimed = await call("Filnode.NetBan", ["192.0.2.7:4001", null]);
+  equal(untimed.error.code, RpcErrorCode.INVALID_PARAMS);
+  match(untimed.error.message, /IP\+port ban needs a duration/);
+  deepStrictEqual(net.calls, [], "refused before the network system");
+  const timed = (await call("Filnode.NetBan", ["[2001:DB8::7]:4001", 60])).result;
+  deepStrictEqual([timed.Kind, timed.Target], ["addr", "[2001:db8::7]:4001"]);
+  await call("Filnode.NetBan", ["192.0.2.8"]);
+  deepStrictEqual((await call("Filecoin.NetBlockList")).result, {
+    Peers: [],
+    IPAddrs: ["192.0.2.8"],
+    IPSubnets: [],
+  });
+});
+
 Deno.test("Filnode.NetBan rejects bad targets and durations with -32602", async () => {
   const { net, call } = netDispatch();
   for (

@@ -1,6 +1,5 @@
-import { deepEqual, equal, ok, rejects, throws } from "node:assert/strict";
+import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { base58btc } from "multiformats/bases/base58";
-import { CID } from "multiformats/cid";
 import * as Digest from "multiformats/hashes/digest";
 import { FakeTimeSource } from "../src/clock/time_source.ts";
 import { UsageError, UserError } from "../src/errors.ts";
@@ -8,16 +7,9 @@ import {
   type Ban,
   BanList,
   type BanListOptions,
-  cidrContains,
   DEFAULT_MAX_IP_BAN_MS,
-  isLoopback,
-  isPeerIdString,
-  parseBanTarget,
-  parseCidr,
-  parseHostPort,
-  parseIp,
-  parseMultiaddrAddr,
 } from "../src/net/ban_list.ts";
+import { BanTargetError, parseBanTarget } from "../src/net/ban_target.ts";
 
 const HOUR = 60 * 60_000;
 const START = 1_700_000_000_000;
@@ -61,145 +53,6 @@ async function stored(kv: Deno.Kv): Promise<string[]> {
   for await (const e of kv.list({ prefix: ["bans"] })) keys.push(e.key.join(" "));
   return keys.sort();
 }
-
-Deno.test("parseIp() canonicalizes IPv4, IPv6 (RFC 5952) and IPv4-mapped addresses", () => {
-  equal(parseIp("1.2.3.4")?.text, "1.2.3.4");
-  equal(parseIp("2001:DB8:0:0:0:0:0:1")?.text, "2001:db8::1");
-  equal(parseIp("2001:db8:0:0:1:0:0:1")?.text, "2001:db8::1:0:0:1");
-  equal(parseIp("0:0:0:0:0:0:0:1")?.text, "::1");
-  equal(parseIp("::")?.text, "::");
-  equal(parseIp("fe80::")?.text, "fe80::");
-  equal(parseIp("2001:db8:0:1:1:1:1:1")?.text, "2001:db8:0:1:1:1:1:1"); // one zero: no "::"
-  equal(parseIp("::ffff:10.1.2.3")?.text, "10.1.2.3");
-  equal(parseIp("::ffff:10.1.2.3")?.family, 4);
-  equal(parseIp("64:ff9b::1.2.3.4")?.text, "64:ff9b::102:304");
-  equal(parseIp("1::")?.text, "1::");
-  equal(parseIp("::2:3:4:5:6:7:8")?.text, "0:2:3:4:5:6:7:8"); // one zero group: no "::"
-  equal(parseIp("1:2:3:4:5:6:7::")?.text, "1:2:3:4:5:6:7:0");
-  equal(parseIp("1:0:0:2:0:0:0:3")?.text, "1:0:0:2::3"); // the longest run wins
-  equal(parseIp("1:0:0:2:3:0:0:4")?.text, "1::2:3:0:0:4"); // a tie: the first run
-  equal(parseIp("1:2:3:4:5:6:1.2.3.4")?.text, "1:2:3:4:5:6:102:304");
-  deepEqual([...parseIp("2001:db8::ff")!.bytes], [
-    32,
-    1,
-    13,
-    184,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    255,
-  ]);
-  for (
-    const bad of [
-      "",
-      "1.2.3",
-      "1.2.3.4.5",
-      "256.1.1.1",
-      "01.2.3.4",
-      "1.2.3.4 ",
-      "::1::",
-      ":::",
-      "1:2:3:4:5:6:7:8:9",
-      "12345::",
-      "fe80::1%eth0",
-      "[::1]",
-      "g::1",
-      "example.com",
-      "1:",
-      ":1",
-      "1:2:3:4:5:6:7:8::",
-      "1:2:3:4:5:6:7:1.2.3.4",
-      "::ffff:1.2.3.4.5",
-      "::1.2.3",
-      "1::2::3",
-      "1:2:3:4:5:6:7",
-    ]
-  ) equal(parseIp(bad), undefined, bad);
-});
-
-Deno.test("parseHostPort() and parseMultiaddrAddr() read IPv4 and bracketed IPv6 forms", () => {
-  deepEqual(parseHostPort("1.2.3.4:4001"), { ip: "1.2.3.4", port: 4001 });
-  deepEqual(parseHostPort("[::1]:4001"), { ip: "::1", port: 4001 });
-  deepEqual(parseHostPort("[2001:DB8::0:1]:1"), { ip: "2001:db8::1", port: 1 });
-  for (const bad of ["1.2.3.4", "1.2.3.4:0", "1.2.3.4:65536", "::1:4001", "[::1]", "a:1"]) {
-    equal(parseHostPort(bad), undefined, bad);
-  }
-  deepEqual(parseMultiaddrAddr("/ip4/1.2.3.4/tcp/4001"), { ip: "1.2.3.4", port: 4001 });
-  deepEqual(parseMultiaddrAddr("/ip6/::1/tcp/4001"), { ip: "::1", port: 4001 });
-  deepEqual(parseMultiaddrAddr(`/ip4/1.2.3.4/tcp/4001/p2p/${peer(1)}`), {
-    ip: "1.2.3.4",
-    port: 4001,
-  });
-  deepEqual(parseMultiaddrAddr("/ip6/2001:db8::1/udp/9/quic-v1"), { ip: "2001:db8::1", port: 9 });
-  for (
-    const bad of ["/ip4/::1/tcp/1", "/ip6/1.2.3.4/tcp/1", "/ip4/1.2.3.4", "/dns4/x/tcp/1", "x"]
-  ) equal(parseMultiaddrAddr(bad), undefined, bad);
-});
-
-Deno.test("parseCidr() and cidrContains() match IPv4 and IPv6 prefixes", () => {
-  const ten = parseCidr("10.0.0.0/8")!;
-  equal(ten.text, "10.0.0.0/8");
-  ok(cidrContains(ten, parseIp("10.255.1.2")!));
-  ok(!cidrContains(ten, parseIp("11.0.0.1")!));
-  ok(!cidrContains(ten, parseIp("::ffff:b00:1")!));
-  ok(cidrContains(ten, parseIp("::ffff:10.0.0.1")!), "IPv4-mapped counts as IPv4");
-  const odd = parseCidr("192.168.17.9/20")!;
-  equal(odd.text, "192.168.16.0/20", "host bits are cleared");
-  ok(cidrContains(odd, parseIp("192.168.31.255")!));
-  ok(!cidrContains(odd, parseIp("192.168.32.0")!));
-  const ula = parseCidr("fd00::/8")!;
-  ok(cidrContains(ula, parseIp("fd12:3456::1")!));
-  ok(!cidrContains(ula, parseIp("fe80::1")!));
-  ok(!cidrContains(ula, parseIp("10.0.0.1")!));
-  equal(parseCidr("1.2.3.4")?.text, "1.2.3.4/32");
-  equal(parseCidr("::ffff:10.0.0.0/104")?.text, "10.0.0.0/8");
-  for (const bad of ["10.0.0.0/33", "10.0.0.0/", "10.0.0.0/-1", "fd00::/129", "x/8", "10/8"]) {
-    equal(parseCidr(bad), undefined, bad);
-  }
-  ok(isLoopback("127.0.0.1"));
-  ok(isLoopback("127.200.0.9"));
-  ok(isLoopback("::1"));
-  ok(isLoopback("::ffff:127.0.0.1"));
-  ok(!isLoopback("128.0.0.1"));
-  ok(!isLoopback("::2"));
-});
-
-Deno.test("isPeerIdString() accepts base58 multihashes and libp2p-key CIDs, nothing else", () => {
-  ok(isPeerIdString(peer(7)));
-  ok(peer(7).startsWith("Qm"));
-  const ed25519 = base58btc.baseEncode(Digest.create(0x00, new Uint8Array(36).fill(1)).bytes);
-  ok(ed25519.startsWith("1"));
-  ok(isPeerIdString(ed25519));
-  const cid = CID.createV1(0x72, Digest.create(0x12, new Uint8Array(32).fill(3))).toString();
-  ok(isPeerIdString(cid));
-  const notKey = CID.createV1(0x71, Digest.create(0x12, new Uint8Array(32).fill(3))).toString();
-  ok(!isPeerIdString(notKey));
-  const shortSha = base58btc.baseEncode(Digest.create(0x12, new Uint8Array(20)).bytes);
-  ok(!isPeerIdString(shortSha));
-  for (const bad of ["", "Qm", "QmInvalid0OIl", "hello", "1.2.3.4", "x".repeat(200)]) {
-    ok(!isPeerIdString(bad), bad);
-  }
-});
-
-Deno.test("parseBanTarget() tells peer IDs, ip:port and IPs apart; junk is a UsageError", () => {
-  deepEqual(parseBanTarget(peer(1)), { kind: "peer", peerId: peer(1) });
-  deepEqual(parseBanTarget("1.2.3.4:4001"), { kind: "addr", ip: "1.2.3.4", port: 4001 });
-  deepEqual(parseBanTarget("[::1]:4001"), { kind: "addr", ip: "::1", port: 4001 });
-  deepEqual(parseBanTarget(" 2001:DB8::1 "), { kind: "ip", ip: "2001:db8::1" });
-  deepEqual(parseBanTarget("9.9.9.9"), { kind: "ip", ip: "9.9.9.9" });
-  for (const bad of ["", "1.2.3.4:99999", "999.1.1.1", "[::1]:", "peer!", "::1:4001:x"]) {
-    throws(() => parseBanTarget(bad), UsageError, bad);
-  }
-  throws(() => parseBanTarget("nonsense"), /not a ban target: expected a peer ID/);
-});
 
 Deno.test("`BanList` bans a peer ID indefinitely, and the ban survives a reload", async () => {
   const temp = await tempKv();
@@ -321,6 +174,74 @@ Deno.test("`BanList` refuses to IP-ban loopback and allowlisted ranges with a Us
   });
 });
 
+Deno.test("`BanList` bans a subnet: every IP inside, clamped like an IP ban, kept over a reload", async () => {
+  const temp = await tempKv();
+  try {
+    const time = new FakeTimeSource(START);
+    const bans = await BanList.load(temp.kv, { time });
+    const { ban, clamped, notice } = await bans.ban(parseBanTarget("192.0.2.77/24"), {
+      reason: "abuse",
+    });
+    equal(clamped, true);
+    equal(
+      notice,
+      "subnet bans last at most 24 h; 192.0.2.0/24 is banned for 24 h instead of indefinitely",
+    );
+    deepEqual([ban.kind, ban.target, ban.expires], ["subnet", "192.0.2.0/24", START + 24 * HOUR]);
+    deepEqual(bans.isBanned({ peerId: peer(1), ip: "192.0.2.200", port: 1 }), ban);
+    deepEqual(bans.isBanned({ ip: "::ffff:192.0.2.1" }), ban, "dual-stack form matches too");
+    equal(bans.isBanned({ ip: "192.0.3.1" }), undefined);
+    const six = await bans.ban(parseBanTarget("2001:DB8::/32"), { reason: "x", durationMs: HOUR });
+    equal(bans.isBanned({ ip: "2001:db8:ffff::1" })?.target, "2001:db8::/32");
+    equal(bans.isBanned({ ip: "2001:db9::1" }), undefined);
+    deepEqual(await stored(temp.kv), ["bans subnet 192.0.2.0/24", "bans subnet 2001:db8::/32"]);
+
+    const again = await BanList.load(temp.kv, { time });
+    deepEqual(again.loadReport, { loaded: 2, expired: 0, corrupt: 0 });
+    deepEqual(again.isBanned({ ip: "192.0.2.9" }), ban);
+    equal((await again.unban("192.0.2.0/24"))?.reason, "abuse");
+    equal(again.isBanned({ ip: "192.0.2.9" }), undefined);
+    time.advance(HOUR);
+    equal(again.isBanned({ ip: "2001:db8::1" }), undefined, `${six.ban.target} expired`);
+    equal(again.size, 0);
+  } finally {
+    await temp.close();
+  }
+});
+
+Deno.test("`BanList` refuses a subnet overlapping loopback or the allowlist with a UserError", async () => {
+  await withBans({ allowlist: ["10.1.0.0/16"] }, async ({ kv, bans }) => {
+    for (const subnet of ["127.0.0.0/16", "0.0.0.0/1", "10.0.0.0/8", "10.1.2.0/24", "::/64"]) {
+      await rejects(
+        bans.ban(parseBanTarget(subnet), { reason: "x", durationMs: HOUR }),
+        (e: unknown) => e instanceof UserError && /overlaps the .* never IP-banned/.test(String(e)),
+        subnet,
+      );
+    }
+    await bans.ban(parseBanTarget("10.2.0.0/16"), { reason: "x", durationMs: HOUR });
+    deepEqual(await stored(kv), ["bans subnet 10.2.0.0/16"]);
+  });
+});
+
+Deno.test("`BanList.ban()` and `unban()` take the BanTarget that parseBanTarget() gives", async () => {
+  await withBans({}, async ({ bans }) => {
+    const { ban } = await bans.ban(parseBanTarget("[2001:DB8::1]:4001"), {
+      reason: "x",
+      durationMs: HOUR,
+    });
+    deepEqual([ban.kind, ban.target], ["addr", "[2001:db8::1]:4001"]);
+    await rejects(bans.ban(parseBanTarget("1.2.3.4:1"), { reason: "x" }), /needs a duration/);
+    await rejects(
+      bans.ban({ kind: "ip", value: "1.2.3.4:1" }, { reason: "x", durationMs: HOUR }),
+      BanTargetError,
+    );
+    await bans.ban({ kind: "peer", value: peer(4) }, { reason: "y" });
+    equal((await bans.unban({ kind: "addr", value: "[2001:db8::1]:4001" }))?.target, ban.target);
+    equal((await bans.unban(parseBanTarget(peer(4))))?.reason, "y");
+    deepEqual(bans.list(), []);
+  });
+});
+
 Deno.test("`BanList.load()` rejects a malformed allowlist entry with a UserError", async () => {
   const temp = await tempKv();
   try {
@@ -389,6 +310,71 @@ Deno.test("`BanList.banOffender()` escalates peer ID → IP+port → IP with gro
   });
 });
 
+Deno.test("`BanList.banOffender()` never widens past the peer ID for one peer ID re-offending", async () => {
+  await withBans({}, async ({ kv, bans, time }) => {
+    const ip = "203.0.113.20";
+    const results = [];
+    for (let n = 0; n < 6; n++) {
+      // The same peer ID, from the same IP, on a new port each time (as a reconnecting node).
+      results.push(await bans.banOffender({ peerId: peer(1), ip, port: 4001 + n }, "x"));
+      time.advance(60_000);
+    }
+    deepEqual(results.map((r) => r.level), [1, 2, 3, 4, 5, 6]);
+    deepEqual(results.map((r) => r.bans.map((b) => b.kind)), Array(6).fill(["peer"]));
+    // Its peer-ID ban grows with each offence: 1 h, 6 h, 24 h, then doubling.
+    deepEqual(
+      results.map((r) => (r.bans[0].expires! - r.bans[0].createdAt) / HOUR),
+      [1, 6, 24, 48, 96, 192],
+    );
+    ok(results[1].notice?.includes("1 peer ID offended from 203.0.113.20"), results[1].notice);
+    // Honest neighbours behind the same IP, on any port, are still welcome.
+    equal(bans.isBanned({ peerId: peer(2), ip, port: 4001 }), undefined);
+    equal(bans.isBanned({ peerId: peer(2), ip, port: 9999 }), undefined);
+    deepEqual(await stored(kv), [`bans peer ${peer(1)}`]);
+  });
+});
+
+Deno.test("`BanList.banOffender()` widens to IP+port, then the IP, as distinct peer IDs offend from it", async () => {
+  await withBans({}, async ({ bans }) => {
+    const ip = "203.0.113.30";
+    const honest = { peerId: peer(50), ip, port: 5555 };
+    // A repeat offender counts once toward the IP's breadth however often it offends.
+    await bans.banOffender({ peerId: peer(1), ip, port: 4001 }, "x");
+    const again = await bans.banOffender({ peerId: peer(1), ip, port: 4001 }, "x");
+    deepEqual(again.bans.map((b) => b.kind), ["peer"]);
+    equal(bans.isBanned(honest), undefined);
+
+    // A second distinct peer ID: its IP+port is banned too, but not the honest peer's port.
+    const second = await bans.banOffender({ peerId: peer(2), ip, port: 4002 }, "x");
+    deepEqual(second.bans.map((b) => [b.kind, b.target]), [
+      ["peer", peer(2)],
+      ["addr", `${ip}:4002`],
+    ]);
+    equal(bans.isBanned({ peerId: peer(51), ip, port: 4002 })?.kind, "addr");
+    equal(bans.isBanned(honest), undefined, "another peer ID on another port is not refused");
+
+    // A third distinct peer ID: the whole IP, and now the honest peer is refused too.
+    const third = await bans.banOffender({ peerId: peer(3), ip, port: 4003 }, "x");
+    deepEqual(third.bans.map((b) => [b.kind, b.target]), [["peer", peer(3)], ["ip", ip]]);
+    equal(third.notice, undefined);
+    equal(bans.isBanned(honest)?.kind, "ip");
+  });
+});
+
+Deno.test("`BanList.banOffender()` keeps to IP+port while only two peer IDs offended, at any level", async () => {
+  await withBans({}, async ({ bans }) => {
+    const ip = "203.0.113.40";
+    await bans.banOffender({ peerId: peer(1), ip, port: 4001 }, "x");
+    await bans.banOffender({ peerId: peer(2), ip, port: 4002 }, "x");
+    await bans.banOffender({ peerId: peer(2), ip, port: 4002 }, "x");
+    const third = await bans.banOffender({ peerId: peer(2), ip, port: 4002 }, "x");
+    equal(third.level, 3, "peer 2's own count reaches the IP rung");
+    deepEqual(third.bans.map((b) => b.kind), ["peer", "addr"]);
+    ok(third.notice?.includes("banned IP+port, not the IP"), third.notice);
+    equal(bans.isBanned({ peerId: peer(9), ip, port: 7777 }), undefined);
+  });
+});
+
 Deno.test("`BanList.banOffender()` forgets offences older than the window", async () => {
   await withBans({ offenceWindowMs: 2 * HOUR }, async ({ bans, time }) => {
     await bans.banOffender({ peerId: peer(1), ip: "198.51.100.1", port: 1 }, "x");
@@ -401,17 +387,17 @@ Deno.test("`BanList.banOffender()` forgets offences older than the window", asyn
   });
 });
 
-Deno.test("`BanList.banOffender()` downgrades IP rungs on spared IPs to peer-ID bans", async () => {
+Deno.test("`BanList.banOffender()` bans offenders on spared IPs by peer ID only", async () => {
   await withBans({ allowlist: ["192.168.0.0/16"] }, async ({ kv, bans }) => {
     for (const [i, ip] of ["127.0.0.1", "192.168.1.20"].entries()) {
       const results = [];
       for (let n = 0; n < 3; n++) {
-        // One peer offending again and again (it may move ports) climbs the ladder.
+        // One peer offending again and again (it may move ports) climbs the ladder's
+        // durations, but a spared IP is never widened to, not even to one port.
         results.push(await bans.banOffender({ peerId: peer(10 * i), ip, port: 5000 + n }, "x"));
       }
-      deepEqual(results.map((r) => r.bans.map((b) => b.kind)), [["peer"], ["peer", "addr"], [
-        "peer",
-      ]]);
+      deepEqual(results.map((r) => r.bans.map((b) => b.kind)), [["peer"], ["peer"], ["peer"]]);
+      deepEqual(results.map((r) => r.level), [1, 2, 3]);
       ok(results[2].notice?.includes("never IP-banned"), results[2].notice);
       equal(bans.isBanned({ peerId: peer(99), ip, port: 1 }), undefined);
     }

@@ -252,6 +252,39 @@ Deno.test("net ban rejects bad targets and durations as usage errors", async () 
   });
 });
 
+Deno.test("net ban takes ip:port with --for, and refuses it without, before calling the daemon", async () => {
+  await withDaemon(async (root, net) => {
+    await rejects(
+      runVerb(fakeCli(root), "ban", ["192.0.2.7:4001"]),
+      (e: unknown) => e instanceof UsageError && /needs a duration.*--for/.test(String(e)),
+    );
+    equal(net.calls.length, 0, "refused before calling the daemon");
+    const timed = fakeCli(root);
+    await runVerb(timed, "ban", ["[2001:DB8::7]:4001"], { for: "10m" });
+    deepStrictEqual(net.calls.find((c) => c.method === "ban")?.args, [
+      { kind: "addr", value: "[2001:db8::7]:4001" },
+      600_000,
+    ]);
+    match(timed.out[0], /^banned addr \[2001:db8::7\]:4001 for /);
+  });
+});
+
+Deno.test("net ban and Filnode.NetBan refuse a target with the same message", async () => {
+  await withDaemon(async (root) => {
+    const cliError = await runVerb(fakeCli(root), "ban", ["example.com"]).catch((e) => e);
+    const dispatch = createDispatcher(netApiMethods({
+      net: new FakeNetApi(),
+      version: { version: "0.1.0", agent: "filnode/0.1.0", blockDelayMs: 30_000 },
+    }));
+    const body = { jsonrpc: "2.0", id: 1, method: "Filnode.NetBan", params: ["example.com"] };
+    const apiError = JSON.parse((await dispatch(JSON.stringify(body)))!).error;
+    ok(cliError instanceof UsageError);
+    const why = String(cliError.message).replace(/^TARGET: /, "");
+    match(why, /neither a peer ID, an IP address nor a subnet/);
+    equal(apiError.message, `param 1 (target): ${why}`);
+  });
+});
+
 Deno.test("net verbs say no daemon is running when the root has none", async () => {
   await withTempDir("filnode-cli-net-", async (root) => {
     await rejects(runVerb(fakeCli(root), "peers"), DaemonNotRunningError);

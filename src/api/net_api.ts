@@ -32,26 +32,39 @@
  * | `Filnode.GossipPublish`      | "blocks"/"msgs", base64 data | message ID (hex)   | `gossipPublish`    |
  * | `Filnode.GossipStats`        | —                            | `GossipStatsResult`| `gossipStats`      |
  *
- * A ban target is a peer ID, an IP address (`1.2.3.4`, `2001:db8::1`) or a subnet in CIDR
- * form (`10.0.0.0/8`). Lotus's block list and our bans are one list: `NetBlockAdd` adds
- * permanent bans, and `NetBlockList` shows every ban in force, timed ones included.
+ * A ban target is written as `src/net/ban_target.ts` defines (the grammar the CLI and the ban
+ * list use too): a peer ID, an IP+port (`1.2.3.4:4001`, `[2001:db8::1]:4001`, timed only), an IP
+ * address (`1.2.3.4`, `2001:db8::1`) or a subnet in CIDR form (`10.0.0.0/8`). Lotus's block list
+ * and our bans are one list: `NetBlockAdd` adds permanent bans (IP-wide ones are capped by the
+ * ban list), and `NetBlockList` shows every ban in force, timed ones included, except IP+port
+ * bans, which Lotus's shape has no place for (`Filnode.NetBans` lists them).
  *
  * @module
  */
-import { base58btc } from "multiformats/bases/base58";
-import { CID } from "multiformats/cid";
-import * as Digest from "multiformats/hashes/digest";
 import type { AbortOptions } from "../abort.ts";
-import { parseCidr, parseIp as parseAddress } from "../net/ban_list.ts";
+import {
+  type BanKind,
+  type BanTarget,
+  BanTargetError,
+  checkBanDuration,
+  parseBanTarget,
+} from "../net/ban_target.ts";
+import { parseIp as parseAddress } from "../net/ip_address.ts";
+import { parsePeerId } from "../net/peer_id_text.ts";
 import {
   decodeObject,
   decodeString,
   decodeStringArray,
   defineMethod,
   field,
+  InvalidParamsError,
   type MethodTable,
   type ParamSpec,
 } from "./rpc.ts";
+
+// The ban-target grammar and the peer ID parser live with the ban list (`src/net/`), so the CLI,
+// this API and the connection gater read targets one way; re-exported for the API's clients.
+export { type BanKind, type BanTarget, parseBanTarget, parsePeerId };
 
 // ---------------------------------------------------------------------------------------------
 // Constants
@@ -205,16 +218,6 @@ export interface PeerScore {
   Connected: boolean;
 }
 
-/** What a ban applies to. */
-export type BanKind = "peer" | "ip" | "subnet";
-
-/** A parsed ban target, in canonical text (see {@link parseBanTarget}). */
-export interface BanTarget {
-  readonly kind: BanKind;
-  /** Peer ID, canonical IP (`1.2.3.4`, `2001:db8::1`) or `ip/prefix`. */
-  readonly value: string;
-}
-
 /** One ban in force (`Filnode.NetBans`, `Filnode.NetBan`). */
 export interface BanEntry {
   Kind: BanKind;
@@ -265,8 +268,9 @@ export interface NetApi {
   /** Reputation and gossip scores of known peers. */
   scores(options?: AbortOptions): Promise<PeerScore[]>;
   /**
-   * Bans a peer, IP or subnet: closes matching connections and refuses new ones until the
-   * ban ends. Banning again replaces the earlier ban's end. Returns the ban now in force.
+   * Bans a peer, IP+port, IP or subnet: closes matching connections and refuses new ones until
+   * the ban ends. Banning again replaces the earlier ban's end. Returns the ban now in force.
+   * An IP+port target always comes with a duration (the method table checks it).
    */
   ban(target: BanTarget, options?: BanOptions): Promise<BanEntry>;
   /** Lifts a ban; false if there was none for exactly this target. */
@@ -303,52 +307,6 @@ export interface VersionInfo {
 // Validation shared by the server and the CLI
 
 /**
- * Checks a peer ID and returns its canonical base58btc form. Accepts the legacy base58btc
- * multihash form (`12D3KooW...` identity-hashed keys, `Qm...` sha2-256) and a CIDv1 with the
- * libp2p-key codec (`bafz...`).
- *
- * @throws RangeError saying what is wrong.
- */
-export function parsePeerId(text: string): PeerId {
-  if (text.length === 0 || text.length > 128) throw new RangeError("not a peer ID");
-  let multihash: Uint8Array;
-  if (text.startsWith("1") || text.startsWith("Q")) {
-    try {
-      multihash = base58btc.baseDecode(text);
-    } catch {
-      throw new RangeError(`not a peer ID: ${JSON.stringify(text)} is not base58btc`);
-    }
-  } else {
-    let cid: CID;
-    try {
-      cid = CID.parse(text);
-    } catch {
-      throw new RangeError(`not a peer ID: ${JSON.stringify(text)}`);
-    }
-    if (cid.version !== 1 || cid.code !== LIBP2P_KEY_CODEC) {
-      throw new RangeError("not a peer ID: a CID must have the libp2p-key codec");
-    }
-    multihash = cid.multihash.bytes;
-  }
-  let digest: Digest.Digest<number, number>;
-  try {
-    digest = Digest.decode(multihash);
-  } catch {
-    throw new RangeError(`not a peer ID: ${JSON.stringify(text)} is not a multihash`);
-  }
-  const ok = (digest.code === IDENTITY_CODE && digest.size <= MAX_INLINE_KEY_LENGTH) ||
-    (digest.code === SHA2_256_CODE && digest.size === 32);
-  if (!ok) throw new RangeError(`not a peer ID: ${JSON.stringify(text)} has the wrong hash`);
-  return base58btc.baseEncode(digest.bytes);
-}
-
-const LIBP2P_KEY_CODEC = 0x72;
-const IDENTITY_CODE = 0x00;
-const SHA2_256_CODE = 0x12;
-/** libp2p inlines public keys of up to 42 bytes in the peer ID (identity multihash). */
-const MAX_INLINE_KEY_LENGTH = 42;
-
-/**
  * Splits a dialable multiaddr ending in `/p2p/<peer ID>` (or the older `/ipfs/`) into a Lotus
  * `AddrInfo`, as `lotus net connect` does. A bare `/p2p/<peer ID>` gives no address: the
  * network system then uses what its peer store knows.
@@ -378,41 +336,6 @@ function checkMultiaddrText(text: string): void {
   }
   if (text.length === 1 || text.endsWith("/") || text.includes("//") || /\s/.test(text)) {
     throw new RangeError(`not a multiaddr: ${JSON.stringify(text)}`);
-  }
-}
-
-/**
- * Parses a ban target: a subnet if it has a `/` (`10.0.0.0/8`, `2001:db8::/32`), an IP
- * address if it parses as one, else a peer ID. Values come back canonical (IPv6 compressed
- * and lower case), so the same target always has the same text.
- *
- * @throws RangeError saying what is wrong.
- */
-export function parseBanTarget(text: string): BanTarget {
-  const s = text.trim();
-  const slash = s.indexOf("/");
-  if (slash >= 0) {
-    const ip = parseAddress(s.slice(0, slash));
-    const prefixText = s.slice(slash + 1);
-    if (!ip || !/^\d{1,3}$/.test(prefixText)) {
-      throw new RangeError(`not a subnet: ${JSON.stringify(text)} (want e.g. 10.0.0.0/8)`);
-    }
-    const max = ip.family === 4 ? 32 : 128;
-    const cidr = parseCidr(s);
-    // A /0 would ban every address: refused.
-    if (!cidr || cidr.prefix < 1) {
-      throw new RangeError(`subnet prefix must be 1 to ${max}, got ${prefixText}`);
-    }
-    return { kind: "subnet", value: cidr.text };
-  }
-  const ip = parseIp(s);
-  if (ip) return { kind: "ip", value: ip };
-  try {
-    return { kind: "peer", value: parsePeerId(s) };
-  } catch {
-    throw new RangeError(
-      `${JSON.stringify(text)} is neither a peer ID, an IP address nor a subnet (e.g. 10.0.0.0/8)`,
-    );
   }
 }
 
@@ -557,9 +480,10 @@ export function netApiMethods({ net, version }: NetApiMethodsOptions): MethodTab
     ),
     [NetMethod.NetBlockList]: defineMethod(none, async (_, o) => {
       const list: NetBlockList = { Peers: [], IPAddrs: [], IPSubnets: [] };
+      const keys = { peer: "Peers", ip: "IPAddrs", subnet: "IPSubnets" } as const;
       for (const ban of await net.bans(sv(o))) {
-        const key = ban.Kind === "peer" ? "Peers" : ban.Kind === "ip" ? "IPAddrs" : "IPSubnets";
-        list[key].push(ban.Target);
+        // An `ip:port` is not an IP address: a Lotus client would misread it in IPAddrs.
+        if (ban.Kind !== "addr") list[keys[ban.Kind]].push(ban.Target);
       }
       return list;
     }),
@@ -567,12 +491,16 @@ export function netApiMethods({ net, version }: NetApiMethodsOptions): MethodTab
     [NetMethod.Scores]: defineMethod(none, (_, o) => net.scores(sv(o))),
     [NetMethod.Ban]: defineMethod(
       [banTargetParam(), { name: "durationSeconds", decode: decodeBanSeconds, optional: true }],
-      ([target, seconds], o) =>
-        net.ban(target, {
-          durationMs: seconds === undefined ? null : Math.round(seconds * 1000),
-          reason: "manual",
-          signal: o.signal,
-        }),
+      ([target, seconds], o) => {
+        const durationMs = seconds === undefined ? null : Math.round(seconds * 1000);
+        try {
+          checkBanDuration(target, durationMs);
+        } catch (err) {
+          if (!(err instanceof BanTargetError)) throw err;
+          throw new InvalidParamsError(`param 2 (durationSeconds): ${err.message}`);
+        }
+        return net.ban(target, { durationMs, reason: "manual", signal: o.signal });
+      },
     ),
     [NetMethod.Unban]: defineMethod([banTargetParam()], ([t], o) => net.unban(t, sv(o))),
     [NetMethod.Bans]: defineMethod(none, (_, o) => net.bans(sv(o))),

@@ -11,13 +11,13 @@ import {
   type AddrInfo,
   type BanEntry,
   NetMethod,
-  parseBanTarget,
   parsePeerId,
   parsePeerMultiaddr,
   type PeerDetail,
   type PeerId,
   type PeerScore,
 } from "../api/net_api.ts";
+import { type BanTarget, checkBanDuration, parseBanTarget } from "../net/ban_target.ts";
 import { callDaemon } from "./daemon_call.ts";
 import { formatDuration, parseDuration } from "../repo/config.ts";
 
@@ -69,9 +69,10 @@ function banSeconds(value: unknown): number | null {
   return ms / 1000;
 }
 
-function parseTargetArg(text: string): void {
+/** The ban target the user typed, parsed as the daemon will: the same grammar, same errors. */
+function parseTargetArg(text: string): BanTarget {
   try {
-    parseBanTarget(text);
+    return parseBanTarget(text);
   } catch (err) {
     throw new UsageError(`TARGET: ${(err as Error).message}`);
   }
@@ -186,19 +187,30 @@ const scores: Command = {
 
 const ban: Command = {
   name: "ban",
-  summary: "Ban a peer, IP address or subnet, closing its connections",
+  summary: "Ban a peer, IP address, IP and port, or subnet, closing its connections",
   args: "TARGET",
   options: { for: { type: "string" } },
   help: [
-    "TARGET is a peer ID, an IP address (192.0.2.7, 2001:db8::7) or a subnet (192.0.2.0/24).",
+    "TARGET is one of:",
+    "  a peer ID        12D3KooW..., Qm...",
+    "  an IP address    192.0.2.7, 2001:db8::7",
+    "  an IP and port   192.0.2.7:4001, [2001:db8::7]:4001 (needs --for)",
+    "  a subnet         192.0.2.0/24, 2001:db8::/32 (prefix at least 1)",
+    "IP and subnet bans last at most the daemon's maximum IP ban (24h by default), and never",
+    "cover loopback or the configured allowlist.",
     "Options:",
     "  --for DURATION   lift the ban after DURATION (30s, 10m, 1h, 24h); default: permanent",
   ].join("\n"),
   arity: [1, 1],
   async run(ctx, args) {
     const target = args.positionals[0];
-    parseTargetArg(target);
+    const parsed = parseTargetArg(target);
     const seconds = banSeconds(args.values.for);
+    try {
+      checkBanDuration(parsed, seconds === null ? null : seconds * 1000);
+    } catch (err) {
+      throw new UsageError(`${(err as Error).message}: add --for DURATION`);
+    }
     const entry = await callDaemon<BanEntry>(ctx, NetMethod.Ban, [target, seconds]);
     ctx.print(entry, () => {
       const until = entry.Expires === null
@@ -211,15 +223,14 @@ const ban: Command = {
 
 const unban: Command = {
   name: "unban",
-  summary: "Lift a ban on a peer, IP address or subnet",
+  summary: "Lift a ban on a peer, IP address, IP and port, or subnet",
   args: "TARGET",
   help: "TARGET is written as it was banned; `filnode net bans` lists them.",
   arity: [1, 1],
   async run(ctx, args) {
     const target = args.positionals[0];
-    parseTargetArg(target);
+    const canonical = parseTargetArg(target).value;
     const removed = await callDaemon<boolean>(ctx, NetMethod.Unban, [target]);
-    const canonical = parseBanTarget(target).value;
     ctx.print(
       { target: canonical, unbanned: removed },
       () => removed ? `unbanned ${canonical}` : `${canonical} was not banned`,

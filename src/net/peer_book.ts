@@ -14,7 +14,7 @@
  */
 import type { AbortOptions } from "../abort.ts";
 import { systemTime, type TimeSource } from "../clock/time_source.ts";
-import { isPeerIdString } from "./ban_list.ts";
+import { isPeerIdString } from "./peer_id_text.ts";
 import { SCORE_MAX, SCORE_MIN } from "./reputation.ts";
 
 /**

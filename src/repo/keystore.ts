@@ -23,17 +23,31 @@
  *
  * Key names follow Lotus: `wallet-<address>` for wallet keys, `libp2p-host` for the node identity.
  *
+ * Files: the on-disk format is `keystore_file.ts`, key naming `key_name.ts`, the sealing and
+ * signing primitives `keystore_crypto.ts`, Lotus's export format `lotus_key_export.ts`, the error
+ * classes `keystore_errors.ts`; this module (re-exporting them) stays the keystore's one public
+ * surface. Why over 600 lines: the `KeyStore` class alone is about 480 of them, one concept (key
+ * custody: create, open, store, resolve, use and wipe), whose methods share the master key and
+ * the read-authenticate-wipe path; splitting it would spread that invariant over files.
+ *
  * @module
  */
 import { join } from "node:path";
-import { hexToBytes } from "@noble/hashes/utils";
-import { base32 } from "multiformats/bases/base32";
-import { base64pad } from "multiformats/bases/base64";
 import type { AbortOptions } from "../abort.ts";
 import { Address, InvalidAddressError, type Network, Protocol } from "../crypto/address.ts";
 import { recoverSecp256k1PublicKey, UnsupportedSignatureError } from "../crypto/signature.ts";
-import { CorruptRecordError, NotFoundError, UsageError, UserError } from "../errors.ts";
-import { exists, syncDir, writeFileAtomic, type WriteFileAtomicOptions } from "./fs_atomic.ts";
+import { CorruptRecordError, UsageError } from "../errors.ts";
+import { exists, syncDir, writeFileAtomic } from "./fs_atomic.ts";
+import {
+  checkKeyName,
+  decodeKeyFileName,
+  encodeKeyFileName,
+  isValidKeyName,
+  KEY_FILE_SUFFIX,
+  LIBP2P_HOST_KEY,
+  MAX_KEY_NAME_BYTES,
+  WALLET_KEY_PREFIX,
+} from "./key_name.ts";
 import {
   checkPrivateKey,
   DEFAULT_PBKDF2_ITERATIONS,
@@ -42,7 +56,6 @@ import {
   eciesEncrypt,
   ed25519SignerFor,
   equalBytes,
-  InvalidKeyError,
   KEY_TYPES,
   type KeyType,
   MAX_PBKDF2_ITERATIONS,
@@ -55,7 +68,39 @@ import {
   UnsupportedKeyTypeError,
   verifyWithPublicKey,
 } from "./keystore_crypto.ts";
+import {
+  InvalidKeyNameError,
+  KeyExistsError,
+  KeyNotFoundError,
+  KeyStoreExistsError,
+  KeyStoreLockedError,
+  KeyStoreNotFoundError,
+  PassphraseRequiredError,
+  WrongPassphraseError,
+} from "./keystore_errors.ts";
+import {
+  checkMode,
+  corrupt,
+  decodeKeyFile,
+  DIR_MODE,
+  encodeKeyFile,
+  encodeMetaFile,
+  ENCRYPTED,
+  IS_WINDOWS,
+  keyAad,
+  type KeyRecord,
+  META_FILE,
+  NEW_FILE,
+  parseMeta,
+  readPrivateFile,
+  UNENCRYPTED,
+  VERIFIER_AAD,
+  VERIFIER_PLAINTEXT,
+} from "./keystore_file.ts";
+import { parseLotusExport } from "./lotus_key_export.ts";
 
+// The keystore's public surface stays this module: what moved out (errors, the file format,
+// key names, the Lotus export parser) is re-exported for its callers.
 export {
   DecryptionError,
   DEFAULT_PBKDF2_ITERATIONS,
@@ -63,78 +108,16 @@ export {
   type KeyType,
   UnsupportedKeyTypeError,
 } from "./keystore_crypto.ts";
-
-/** The meta file; its presence is what makes a directory a keystore. */
-export const META_FILE = "keystore.json";
-/** Suffix of key files; anything else in the directory is ignored by `list()`. */
-export const KEY_FILE_SUFFIX = ".key";
-/** Prefix of in-progress writes; dot-files are never listed as keys. */
-const TEMP_PREFIX = ".tmp-";
-/** Key and meta files are a few hundred bytes; refusing big files bounds what a planted file costs. */
-const MAX_FILE_BYTES = 64 * 1024;
-/**
- * Longest key name in UTF-8 bytes: base32 makes 128 bytes into 205 characters, which with the
- * suffix stays under the 255-byte file-name limit of ext4, APFS and NTFS.
- */
-export const MAX_KEY_NAME_BYTES = 128;
-/** Lotus's name prefix for wallet keys: `wallet-<address>`. */
-export const WALLET_KEY_PREFIX = "wallet-";
-/** Lotus's name for the libp2p host identity; the default name of a generated ed25519 key. */
-export const LIBP2P_HOST_KEY = "libp2p-host";
-/** Owner-only permissions; anything looser is refused, as Lotus refuses loose key files. */
-const DIR_MODE = 0o700;
-const FILE_MODE = 0o600;
-/**
- * How key and meta files are written: owner-only, and never over an existing file (a hard link
- * fails where a name is taken), so a second `create()` or a key of a taken name cannot clobber one.
- * The temp prefix is short because key file names may already be near the 255-byte limit.
- */
-const NEW_FILE: WriteFileAtomicOptions = {
-  mode: FILE_MODE,
-  overwrite: false,
-  tempPrefix: TEMP_PREFIX,
+export * from "./keystore_errors.ts";
+export {
+  encodeKeyFileName,
+  KEY_FILE_SUFFIX,
+  LIBP2P_HOST_KEY,
+  MAX_KEY_NAME_BYTES,
+  WALLET_KEY_PREFIX,
 };
-
-const META_FORMAT = "filnode-keystore";
-const KEY_FORMAT = "filnode-key";
-const FORMAT_VERSION = 1;
-const ENCRYPTED = "aes-256-gcm";
-const UNENCRYPTED = "none";
-const KDF_NAME = "pbkdf2-sha256";
-const VERIFIER_PLAINTEXT = new TextEncoder().encode("filnode keystore passphrase check v1");
-const VERIFIER_AAD = new TextEncoder().encode("filnode-keystore-verifier-v1");
-const IS_WINDOWS = Deno.build.os === "windows";
-
-/** The passphrase does not open this keystore. */
-export class WrongPassphraseError extends UserError {
-  constructor(options?: ErrorOptions) {
-    super("wrong keystore passphrase", options);
-  }
-}
-
-/** The keystore is encrypted (or being created encrypted) and no passphrase was given. */
-export class PassphraseRequiredError extends UserError {}
-
-/** There is no keystore at the given directory. */
-export class KeyStoreNotFoundError extends NotFoundError {}
-
-/** `create()` found an existing keystore (or stray key files) and refused to touch it. */
-export class KeyStoreExistsError extends UserError {}
-
-/** No key has the given name or address. */
-export class KeyNotFoundError extends NotFoundError {}
-
-/** A key with this name already exists; keys are never overwritten. */
-export class KeyExistsError extends UserError {}
-
-/** A key was to be used (or stored) in a keystore opened with `inspectOnly`. */
-export class KeyStoreLockedError extends UserError {}
-
-/** A key name that is empty, too long or has control characters. */
-export class InvalidKeyNameError extends UsageError {}
-
-/** The keystore directory or a key file is readable or writable by other users. */
-export class InsecurePermissionsError extends UserError {}
+export { META_FILE } from "./keystore_file.ts";
+export { parseLotusExport };
 
 /** What the store tells about a key. Never carries private key bytes. */
 export interface KeyInfo {
@@ -188,25 +171,6 @@ export interface ListOptions extends AbortOptions {
    * first CorruptRecordError, so damage is never silently hidden.
    */
   onCorrupt?: (error: CorruptRecordError) => void;
-}
-
-type Meta =
-  | {
-    readonly encryption: typeof ENCRYPTED;
-    readonly iterations: number;
-    readonly salt: Uint8Array;
-    readonly verifier: Uint8Array;
-  }
-  | { readonly encryption: typeof UNENCRYPTED };
-
-/** A key file as read from disk: not yet authenticated. */
-interface KeyRecord {
-  readonly name: string;
-  readonly path: string;
-  readonly type: KeyType;
-  readonly publicKey: Uint8Array;
-  /** Sealed private key (encrypted store) or the raw one (insecure store). */
-  readonly secret: Uint8Array;
 }
 
 /**
@@ -294,23 +258,17 @@ export class KeyStore {
     }
 
     let key: CryptoKey | undefined;
-    let meta: Record<string, unknown>;
+    let meta: Uint8Array;
     if (insecure) {
-      meta = { format: META_FORMAT, version: FORMAT_VERSION, encryption: UNENCRYPTED };
+      meta = encodeMetaFile({ encryption: UNENCRYPTED });
     } else {
       const salt = crypto.getRandomValues(new Uint8Array(SALT_LENGTH));
       key = await deriveMasterKey(passphrase!, { iterations, salt });
       const verifier = await seal(key, VERIFIER_PLAINTEXT, VERIFIER_AAD);
-      meta = {
-        format: META_FORMAT,
-        version: FORMAT_VERSION,
-        encryption: ENCRYPTED,
-        kdf: { name: KDF_NAME, iterations, salt: b64(salt) },
-        verifier: b64(verifier),
-      };
+      meta = encodeMetaFile({ encryption: ENCRYPTED, iterations, salt, verifier });
     }
     options.signal?.throwIfAborted();
-    const written = await writeFileAtomic(join(dir, META_FILE), encodeJson(meta), NEW_FILE);
+    const written = await writeFileAtomic(join(dir, META_FILE), meta, NEW_FILE);
     if (!written) throw new KeyStoreExistsError(`a keystore already exists in ${dir}`);
     return new KeyStore(dir, network, key);
   }
@@ -575,20 +533,15 @@ export class KeyStore {
     const name = options.name ?? (address ? `${WALLET_KEY_PREFIX}${address}` : LIBP2P_HOST_KEY);
     checkKeyName(name);
     options.signal?.throwIfAborted();
-    const record: Record<string, unknown> = {
-      format: KEY_FORMAT,
-      version: FORMAT_VERSION,
+    const file = encodeKeyFile({
       type,
-      publicKey: b64(publicKey),
-    };
-    if (this.#key) {
-      record.encryption = ENCRYPTED;
-      record.sealed = b64(await seal(this.#key, privateKey, keyAad(name, type, publicKey)));
-    } else {
-      record.encryption = UNENCRYPTED;
-      record.privateKey = b64(privateKey);
-    }
-    const written = await writeFileAtomic(this.#pathOf(name), encodeJson(record), NEW_FILE);
+      publicKey,
+      encrypted: this.#key !== undefined,
+      secret: this.#key
+        ? await seal(this.#key, privateKey, keyAad(name, type, publicKey))
+        : privateKey,
+    });
+    const written = await writeFileAtomic(this.#pathOf(name), file, NEW_FILE);
     if (!written) throw new KeyExistsError(`a key named "${name}" already exists`);
     return { name, type, ...(address ? { address } : {}), publicKey };
   }
@@ -638,22 +591,7 @@ export class KeyStore {
     const path = this.#pathOf(name);
     const bytes = await readPrivateFile(path);
     if (bytes === undefined) return undefined;
-    const json = parseJson(path, bytes);
-    if (json.format !== KEY_FORMAT || json.version !== FORMAT_VERSION) {
-      throw corrupt(path, "not a filnode key file of a known version");
-    }
-    const type = json.type;
-    if (typeof type !== "string" || !(KEY_TYPES as readonly string[]).includes(type)) {
-      throw corrupt(path, "unknown key type");
-    }
-    const want = this.#encrypted ? ENCRYPTED : UNENCRYPTED;
-    if (json.encryption !== want) {
-      // An unencrypted file in an encrypted store (or the reverse) was planted or misplaced.
-      throw corrupt(path, `encryption is ${JSON.stringify(json.encryption)}, expected "${want}"`);
-    }
-    const publicKey = fromB64(path, json.publicKey, "publicKey");
-    const secret = fromB64(path, this.#encrypted ? json.sealed : json.privateKey, "private key");
-    return { name, path, type: type as KeyType, publicKey, secret };
+    return decodeKeyFile(path, name, bytes, this.#encrypted);
   }
 
   /** Key file names currently in the directory (not temp files, not the meta file). */
@@ -731,43 +669,6 @@ export function verifyKeySignature(
   return publicKey !== undefined && Address.fromSecp256k1PublicKey(publicKey).equals(address);
 }
 
-/** Parse Lotus's `wallet export` format into a key type and private key bytes. */
-export function parseLotusExport(hexExport: string): { type: KeyType; privateKey: Uint8Array } {
-  const text = hexExport.trim();
-  let json: unknown;
-  let raw: Uint8Array | undefined;
-  try {
-    raw = hexToBytes(text);
-    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(raw));
-  } catch {
-    throw new InvalidKeyError("not a Lotus key export (expected hex of a JSON KeyInfo)");
-  } finally {
-    raw?.fill(0);
-  }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    throw new InvalidKeyError("not a Lotus key export (expected a JSON object)");
-  }
-  const { Type, PrivateKey } = json as Record<string, unknown>;
-  if (typeof Type !== "string") throw new InvalidKeyError("Lotus key export has no Type");
-  if (Type === "bls" || Type === "delegated") {
-    throw new UnsupportedKeyTypeError(`${Type} keys are not supported yet (only secp256k1)`);
-  }
-  if (Type !== "secp256k1") {
-    throw new UnsupportedKeyTypeError(`unknown Lotus key type ${JSON.stringify(Type)}`);
-  }
-  if (typeof PrivateKey !== "string") {
-    throw new InvalidKeyError("Lotus key export has no PrivateKey");
-  }
-  let privateKey: Uint8Array;
-  try {
-    privateKey = base64pad.baseDecode(PrivateKey);
-  } catch {
-    throw new InvalidKeyError("Lotus key export PrivateKey is not valid base64");
-  }
-  checkPrivateKey("secp256k1", privateKey);
-  return { type: "secp256k1", privateKey };
-}
-
 // -- helpers ----------------------------------------------------------------------------------
 
 function infoOf(record: KeyRecord, network: Network): KeyInfo {
@@ -777,13 +678,6 @@ function infoOf(record: KeyRecord, network: Network): KeyInfo {
     return { name: record.name, type: record.type, address, publicKey };
   }
   return { name: record.name, type: record.type, publicKey };
-}
-
-/** Additional data binding a sealed key to its name, type and public key. */
-function keyAad(name: string, type: KeyType, publicKey: Uint8Array): Uint8Array {
-  return new TextEncoder().encode(
-    JSON.stringify([KEY_FORMAT, FORMAT_VERSION, name, type, b64(publicKey)]),
-  );
 }
 
 function checkKeyType(type: string): asserts type is KeyType {
@@ -800,143 +694,6 @@ function checkNetwork(network: string): void {
   }
 }
 
-function isValidKeyName(name: string): boolean {
-  return name.length > 0 &&
-    new TextEncoder().encode(name).length <= MAX_KEY_NAME_BYTES &&
-    // deno-lint-ignore no-control-regex
-    !/[\u0000-\u001f\u007f]/.test(name);
-}
-
-function checkKeyName(name: string): void {
-  if (typeof name !== "string" || !isValidKeyName(name)) {
-    throw new InvalidKeyNameError(
-      `invalid key name ${
-        JSON.stringify(name)
-      }: 1 to ${MAX_KEY_NAME_BYTES} bytes, no control characters`,
-    );
-  }
-}
-
-/** File name of a key: lowercase base32 of the UTF-8 name (any name, any file system). */
-export function encodeKeyFileName(name: string): string {
-  return base32.baseEncode(new TextEncoder().encode(name)) + KEY_FILE_SUFFIX;
-}
-
-function decodeKeyFileName(path: string): string {
-  const file = path.slice(path.lastIndexOf(IS_WINDOWS ? "\\" : "/") + 1);
-  try {
-    const name = new TextDecoder("utf-8", { fatal: true }).decode(
-      base32.baseDecode(file.slice(0, -KEY_FILE_SUFFIX.length)),
-    );
-    if (isValidKeyName(name)) return name;
-  } catch {
-    // fall through
-  }
-  throw corrupt(path, "the file name does not encode a key name");
-}
-
 function notFound(nameOrAddress: string): KeyNotFoundError {
   return new KeyNotFoundError(`no key named or addressed ${JSON.stringify(nameOrAddress)}`);
-}
-
-function corrupt(path: string, reason: string): CorruptRecordError {
-  return new CorruptRecordError(`damaged keystore file ${path}: ${reason}`);
-}
-
-function checkMode(path: string, mode: number | null, what: string, want: number): void {
-  if (IS_WINDOWS || mode === null) return;
-  if ((mode & 0o077) !== 0) {
-    throw new InsecurePermissionsError(
-      `${what} ${path} is accessible to other users (mode ${(mode & 0o777).toString(8)}); ` +
-        `run: chmod ${want.toString(8)} ${path}`,
-    );
-  }
-}
-
-function parseMeta(path: string, bytes: Uint8Array): Meta {
-  const json = parseJson(path, bytes);
-  if (json.format !== META_FORMAT || json.version !== FORMAT_VERSION) {
-    throw corrupt(path, "not a filnode keystore of a known version");
-  }
-  if (json.encryption === UNENCRYPTED) return { encryption: UNENCRYPTED };
-  if (json.encryption !== ENCRYPTED) {
-    throw corrupt(path, `unknown encryption ${JSON.stringify(json.encryption)}`);
-  }
-  const kdf = json.kdf as Record<string, unknown> | undefined;
-  if (typeof kdf !== "object" || kdf === null || kdf.name !== KDF_NAME) {
-    throw corrupt(path, "missing or unknown kdf");
-  }
-  const iterations = kdf.iterations;
-  if (
-    typeof iterations !== "number" || !Number.isSafeInteger(iterations) || iterations < 1 ||
-    iterations > MAX_PBKDF2_ITERATIONS
-  ) {
-    throw corrupt(path, "kdf iterations out of range");
-  }
-  const salt = fromB64(path, kdf.salt, "kdf salt");
-  if (salt.length < SALT_LENGTH) throw corrupt(path, "kdf salt too short");
-  const verifier = fromB64(path, json.verifier, "verifier");
-  return { encryption: ENCRYPTED, iterations, salt, verifier };
-}
-
-function parseJson(path: string, bytes: Uint8Array): Record<string, unknown> {
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch {
-    throw corrupt(path, "not valid JSON");
-  }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    throw corrupt(path, "not a JSON object");
-  }
-  return json as Record<string, unknown>;
-}
-
-function b64(bytes: Uint8Array): string {
-  return base64pad.baseEncode(bytes);
-}
-
-function fromB64(path: string, value: unknown, field: string): Uint8Array {
-  if (typeof value !== "string") throw corrupt(path, `${field} is missing`);
-  try {
-    return base64pad.baseDecode(value);
-  } catch {
-    throw corrupt(path, `${field} is not valid base64`);
-  }
-}
-
-function encodeJson(value: unknown): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(value, null, 2) + "\n");
-}
-
-/**
- * Read a small owner-only file through one handle (so the mode we check is the file we read).
- * `undefined` when it does not exist; InsecurePermissionsError when others can access it;
- * CorruptRecordError when it is not a regular file or is implausibly large.
- */
-async function readPrivateFile(path: string): Promise<Uint8Array | undefined> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path, { read: true });
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
-    throw err;
-  }
-  try {
-    const info = await file.stat();
-    if (!info.isFile) throw corrupt(path, "not a regular file");
-    checkMode(path, info.mode, "keystore file", FILE_MODE);
-    if (info.size > MAX_FILE_BYTES) throw corrupt(path, `too large (${info.size} bytes)`);
-    const buf = new Uint8Array(info.size + 1);
-    let length = 0;
-    while (length < buf.length) {
-      const n = await file.read(buf.subarray(length));
-      if (n === null) break;
-      length += n;
-    }
-    if (length > info.size) throw corrupt(path, "grew while being read");
-    return buf.subarray(0, length);
-  } finally {
-    file.close();
-  }
 }
