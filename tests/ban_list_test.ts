@@ -59,7 +59,7 @@ Deno.test("`BanList` bans a peer ID indefinitely, and the ban survives a reload"
   try {
     const time = new FakeTimeSource(START);
     const bans = await BanList.load(temp.kv, { time });
-    const { ban, clamped } = await bans.ban({ kind: "peer", peerId: peer(1) }, {
+    const { ban, clamped } = await bans.ban({ kind: "peer", value: peer(1) }, {
       reason: "spam",
     });
     equal(clamped, false);
@@ -87,18 +87,18 @@ Deno.test("`BanList` bans a peer ID indefinitely, and the ban survives a reload"
 Deno.test("`BanList` IP+port bans need a duration, match that port only, and expire", async () => {
   await withBans({}, async ({ kv, bans, time }) => {
     await rejects(
-      bans.ban({ kind: "addr", ip: "1.2.3.4", port: 4001 }, { reason: "x" }),
+      bans.ban({ kind: "addr", value: "1.2.3.4:4001" }, { reason: "x" }),
       UsageError,
     );
     await rejects(
-      bans.ban({ kind: "addr", ip: "1.2.3.4", port: 4001 }, { reason: "x", durationMs: -5 }),
+      bans.ban({ kind: "addr", value: "1.2.3.4:4001" }, { reason: "x", durationMs: -5 }),
       UsageError,
     );
     await rejects(
-      bans.ban({ kind: "addr", ip: "1.2.3.4", port: 70000 }, { reason: "x", durationMs: 5 }),
+      bans.ban({ kind: "addr", value: "1.2.3.4:70000" }, { reason: "x", durationMs: 5 }),
       UsageError,
     );
-    const { ban } = await bans.ban({ kind: "addr", ip: "2001:DB8::1", port: 4001 }, {
+    const { ban } = await bans.ban({ kind: "addr", value: "[2001:DB8::1]:4001" }, {
       reason: "flood",
       durationMs: HOUR,
     });
@@ -125,7 +125,7 @@ Deno.test("`BanList` IP+port bans need a duration, match that port only, and exp
 
 Deno.test("`BanList` clamps IP bans to the maximum duration and says so", async () => {
   await withBans({}, async ({ bans }) => {
-    const long = await bans.ban({ kind: "ip", ip: "9.9.9.9" }, {
+    const long = await bans.ban({ kind: "ip", value: "9.9.9.9" }, {
       reason: "abuse",
       durationMs: 72 * HOUR,
     });
@@ -133,10 +133,13 @@ Deno.test("`BanList` clamps IP bans to the maximum duration and says so", async 
     equal(long.ban.expires, START + DEFAULT_MAX_IP_BAN_MS);
     equal(DEFAULT_MAX_IP_BAN_MS, 24 * HOUR);
     equal(long.notice, "IP bans last at most 24 h; 9.9.9.9 is banned for 24 h instead of 72 h");
-    const forever = await bans.ban({ kind: "ip", ip: "8.8.8.8" }, { reason: "abuse" });
+    const forever = await bans.ban({ kind: "ip", value: "8.8.8.8" }, { reason: "abuse" });
     equal(forever.clamped, true);
     ok(forever.notice?.includes("instead of indefinitely"));
-    const short = await bans.ban({ kind: "ip", ip: "7.7.7.7" }, { reason: "x", durationMs: HOUR });
+    const short = await bans.ban({ kind: "ip", value: "7.7.7.7" }, {
+      reason: "x",
+      durationMs: HOUR,
+    });
     equal(short.clamped, false);
     equal(short.notice, undefined);
     equal(short.ban.expires, START + HOUR);
@@ -145,7 +148,10 @@ Deno.test("`BanList` clamps IP bans to the maximum duration and says so", async 
     equal(bans.isBanned({ ip: "9.9.9.10" }), undefined);
   });
   await withBans({ maxIpBanMs: 2 * HOUR }, async ({ bans }) => {
-    const r = await bans.ban({ kind: "ip", ip: "9.9.9.9" }, { reason: "x", durationMs: 3 * HOUR });
+    const r = await bans.ban({ kind: "ip", value: "9.9.9.9" }, {
+      reason: "x",
+      durationMs: 3 * HOUR,
+    });
     equal(r.ban.expires, START + 2 * HOUR);
   });
 });
@@ -154,7 +160,7 @@ Deno.test("`BanList` refuses to IP-ban loopback and allowlisted ranges with a Us
   await withBans({ allowlist: ["10.0.0.0/8", "fd00::/8"] }, async ({ kv, bans }) => {
     for (const ip of ["127.0.0.1", "127.9.9.9", "::1", "::ffff:127.0.0.1", "10.1.2.3", "fd00::5"]) {
       await rejects(
-        bans.ban({ kind: "ip", ip }, { reason: "x", durationMs: HOUR }),
+        bans.ban({ kind: "ip", value: ip }, { reason: "x", durationMs: HOUR }),
         (e: unknown) => e instanceof UserError && /never IP-banned/.test((e as Error).message),
         ip,
       );
@@ -163,8 +169,8 @@ Deno.test("`BanList` refuses to IP-ban loopback and allowlisted ranges with a Us
     equal(bans.sparedBy("127.0.0.1"), "loopback range 127.0.0.0/8");
     equal(bans.sparedBy("11.0.0.1"), undefined);
     // Outside the allowlist it works; narrower bans on spared IPs are allowed.
-    await bans.ban({ kind: "ip", ip: "11.0.0.1" }, { reason: "x", durationMs: HOUR });
-    await bans.ban({ kind: "addr", ip: "127.0.0.1", port: 4001 }, {
+    await bans.ban({ kind: "ip", value: "11.0.0.1" }, { reason: "x", durationMs: HOUR });
+    await bans.ban({ kind: "addr", value: "127.0.0.1:4001" }, {
       reason: "x",
       durationMs: HOUR,
     });
@@ -445,7 +451,7 @@ Deno.test("`BanList.banOffender()` without an IP bans by peer ID only", async ()
 
 Deno.test("`BanList.banOffender()` never shortens a longer ban already in force", async () => {
   await withBans({}, async ({ bans }) => {
-    const manual = await bans.ban({ kind: "peer", peerId: peer(1) }, { reason: "operator" });
+    const manual = await bans.ban({ kind: "peer", value: peer(1) }, { reason: "operator" });
     const auto = await bans.banOffender({ peerId: peer(1), ip: "203.0.113.1", port: 1 }, "x");
     deepEqual(auto.bans, [manual.ban]);
     deepEqual(bans.isBanned({ peerId: peer(1) }), manual.ban);
@@ -457,10 +463,10 @@ Deno.test("`BanList.unban()` lifts bans given as peer ID, ip:port, [ipv6]:port o
   try {
     const time = new FakeTimeSource(START);
     const bans = await BanList.load(temp.kv, { time });
-    await bans.ban({ kind: "peer", peerId: peer(1) }, { reason: "a" });
-    await bans.ban({ kind: "addr", ip: "1.2.3.4", port: 4001 }, { reason: "b", durationMs: HOUR });
-    await bans.ban({ kind: "addr", ip: "::1", port: 4001 }, { reason: "c", durationMs: HOUR });
-    await bans.ban({ kind: "ip", ip: "2001:db8::7" }, { reason: "d", durationMs: HOUR });
+    await bans.ban({ kind: "peer", value: peer(1) }, { reason: "a" });
+    await bans.ban({ kind: "addr", value: "1.2.3.4:4001" }, { reason: "b", durationMs: HOUR });
+    await bans.ban({ kind: "addr", value: "[::1]:4001" }, { reason: "c", durationMs: HOUR });
+    await bans.ban({ kind: "ip", value: "2001:db8::7" }, { reason: "d", durationMs: HOUR });
     equal(bans.list().length, 4);
 
     equal((await bans.unban(peer(1)))?.reason, "a");
@@ -482,15 +488,15 @@ Deno.test("`BanList.unban()` lifts bans given as peer ID, ip:port, [ipv6]:port o
 
 Deno.test("`BanList.list()` gives kind, target, reason, expires and createdAt, oldest first", async () => {
   await withBans({}, async ({ bans, time }) => {
-    await bans.ban({ kind: "ip", ip: "9.9.9.9" }, { reason: "second", durationMs: HOUR });
+    await bans.ban({ kind: "ip", value: "9.9.9.9" }, { reason: "second", durationMs: HOUR });
     time.advance(1000);
-    await bans.ban({ kind: "peer", peerId: peer(1) }, { reason: "line one\nline two\u0007" });
+    await bans.ban({ kind: "peer", value: peer(1) }, { reason: "line one\nline two\u0007" });
     const list = bans.list();
     deepEqual(list.map((b: Ban) => [b.kind, b.target, b.reason, b.expires, b.createdAt]), [
       ["ip", "9.9.9.9", "second", START + HOUR, START],
       ["peer", peer(1), "line one line two", null, START + 1000],
     ]);
-    const { ban } = await bans.ban({ kind: "peer", peerId: peer(2) }, { reason: "x".repeat(500) });
+    const { ban } = await bans.ban({ kind: "peer", value: peer(2) }, { reason: "x".repeat(500) });
     equal(ban.reason.length, 200);
   });
 });
@@ -549,10 +555,10 @@ Deno.test("`BanList.load()` deletes expired records and skips + deletes corrupt 
 
 Deno.test("`BanList.ban()` rejects malformed targets and durations with UsageError", async () => {
   await withBans({}, async ({ kv, bans }) => {
-    await rejects(bans.ban({ kind: "peer", peerId: "x" }, { reason: "r" }), UsageError);
-    await rejects(bans.ban({ kind: "ip", ip: "1.2.3" }, { reason: "r" }), UsageError);
+    await rejects(bans.ban({ kind: "peer", value: "x" }, { reason: "r" }), UsageError);
+    await rejects(bans.ban({ kind: "ip", value: "1.2.3" }, { reason: "r" }), UsageError);
     await rejects(
-      bans.ban({ kind: "peer", peerId: peer(1) }, { reason: "r", durationMs: NaN }),
+      bans.ban({ kind: "peer", value: peer(1) }, { reason: "r", durationMs: NaN }),
       UsageError,
     );
     await rejects(
@@ -568,7 +574,7 @@ Deno.test("`BanList.ban()` honours an aborted signal before writing", async () =
     const controller = new AbortController();
     controller.abort(new Error("stop"));
     await rejects(
-      bans.ban({ kind: "peer", peerId: peer(1) }, { reason: "r", signal: controller.signal }),
+      bans.ban({ kind: "peer", value: peer(1) }, { reason: "r", signal: controller.signal }),
       /stop/,
     );
     deepEqual(await stored(kv), []);

@@ -8,11 +8,7 @@
  */
 import type { AbortOptions } from "../abort.ts";
 import { UserError } from "../errors.ts";
-import type {
-  Ban,
-  BanOptions as BanListOptions,
-  BanTarget as BanListTarget,
-} from "../net/ban_list.ts";
+import type { Ban, BanOptions as BanListOptions } from "../net/ban_list.ts";
 import type { GossipStats } from "../net/gossip.ts";
 import type { NetConnection, PeerDescription } from "../net/network.ts";
 import type {
@@ -42,8 +38,8 @@ export interface NetApiNetwork {
   knownPeers(): string[];
   gossipScores(): Map<string, number>;
   gossipScoreOf(peerId: string): number | null;
-  ban(target: BanListTarget, options: BanListOptions): Promise<Ban>;
-  unban(target: string, options?: AbortOptions): Promise<Ban | undefined>;
+  ban(target: BanTarget, options: BanListOptions): Promise<Ban>;
+  unban(target: BanTarget, options?: AbortOptions): Promise<Ban | undefined>;
   listBans(): Ban[];
   gossipPublish(kind: GossipKind, data: Uint8Array): Promise<string>;
   gossipStats(): GossipStats;
@@ -140,21 +136,15 @@ export class NetworkNetApi implements NetApi {
   }
 
   async ban(target: BanTarget, options: BanOptions = {}): Promise<BanEntry> {
-    if (target.kind === "subnet") {
-      throw new UserError("subnet bans are not supported; ban the IP or the peer");
-    }
-    const reason = options.reason ?? "manual";
-    const ban = await this.#net.ban(
-      target.kind === "peer"
-        ? { kind: "peer", peerId: target.value }
-        : { kind: "ip", ip: target.value },
-      { reason, durationMs: options.durationMs },
-    );
+    const ban = await this.#net.ban(target, {
+      reason: options.reason ?? "manual",
+      durationMs: options.durationMs,
+    });
     return toBanEntry(ban);
   }
 
   async unban(target: BanTarget): Promise<boolean> {
-    return (await this.#net.unban(target.value)) !== undefined;
+    return (await this.#net.unban(target)) !== undefined;
   }
 
   bans(): Promise<BanEntry[]> {
@@ -172,7 +162,7 @@ export class NetworkNetApi implements NetApi {
 
 function toBanEntry(ban: Ban): BanEntry {
   return {
-    Kind: ban.kind === "peer" ? "peer" : "ip",
+    Kind: ban.kind,
     Target: ban.target,
     Expires: ban.expires === null ? null : new Date(ban.expires).toISOString(),
     Reason: ban.reason,

@@ -41,7 +41,6 @@ import {
   BAN_KINDS,
   type BanKind,
   type BanTarget,
-  BanTargetError,
   canonicalBanTarget,
   checkBanDuration,
   parseBanTarget,
@@ -78,17 +77,6 @@ export const DEFAULT_OFFENCE_WINDOW_MS = 24 * HOUR;
 const MAX_SUBNET_BANS = 256;
 /** Deno KV `list` page: records read per round trip at load. */
 const LIST_BATCH = 500;
-
-/**
- * What to ban, in the structured form `network.ts` still passes.
- *
- * @deprecated Pass a {@link BanTarget} (`{ kind, value }`, from `parseBanTarget`): the one form
- * the CLI, the API and the ban list share. Kept until the network's API adapter moves to it.
- */
-export type StructuredBanTarget =
-  | { readonly kind: "peer"; readonly peerId: string }
-  | { readonly kind: "addr"; readonly ip: string; readonly port: number }
-  | { readonly kind: "ip"; readonly ip: string };
 
 /** Options of {@link BanList.load}. */
 export interface BanListOptions extends AbortOptions {
@@ -303,10 +291,8 @@ export class BanList {
    * overlaps one. An IP or subnet ban longer than `maxIpBanMs` (or without a duration) is clamped,
    * and the result says so.
    */
-  async ban(target: BanTarget | StructuredBanTarget, options: BanOptions): Promise<BanResult> {
-    const { kind, value: key } = "value" in target
-      ? canonicalBanTarget(target)
-      : fromStructured(target);
+  async ban(target: BanTarget, options: BanOptions): Promise<BanResult> {
+    const { kind, value: key } = canonicalBanTarget(target);
     const now = this.#time.now();
     let durationMs = options.durationMs ?? null;
     checkBanDuration({ kind, value: key }, durationMs);
@@ -544,23 +530,6 @@ export class BanList {
       return undefined;
     }
     return ban;
-  }
-}
-
-/** The {@link BanTarget} of the deprecated structured form, checked as before. */
-function fromStructured(target: StructuredBanTarget): BanTarget {
-  switch (target.kind) {
-    case "peer":
-      return canonicalBanTarget({ kind: "peer", value: target.peerId });
-    case "addr":
-      return addrBanTarget(target.ip, target.port);
-    case "ip": {
-      const ip = parseIp(target.ip);
-      if (ip === undefined) throw new BanTargetError(`not an IP address: ${target.ip}`);
-      return { kind: "ip", value: ip.text };
-    }
-    default:
-      throw new BanTargetError(`unknown ban kind: ${(target as { kind: unknown }).kind}`);
   }
 }
 

@@ -27,7 +27,8 @@ import { HelloService } from "../protocols/hello.ts";
 import type { HelloMessage } from "../protocols/hello_message.ts";
 import type { Config } from "../repo/config.ts";
 import type { KeyStore } from "../repo/keystore.ts";
-import type { Ban, BanOptions, BanTarget } from "./ban_list.ts";
+import type { Ban, BanOptions } from "./ban_list.ts";
+import type { BanTarget } from "./ban_target.ts";
 import { Discovery } from "./discovery.ts";
 import { type GossipKind, type GossipStats, GossipTopics, type GossipValidator } from "./gossip.ts";
 import { libp2pIdentity } from "./identity.ts";
@@ -144,6 +145,14 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
       allowPrivateAddresses: net.AllowPrivateAddresses,
       onStreamFault: (fault) => {
         this.#log(`peer ${fault.peerId} sent bad ${fault.protocol} bytes: ${fault.error.message}`);
+        this.report(fault.peerId, "malformed-message");
+      },
+      // An error escaping a protocol handler is the peer's input gone wrong: the daemon keeps
+      // serving, the peer pays for it, and the count shows how often it happened.
+      onHandlerFault: (fault) => {
+        this.#log(
+          `peer ${fault.peerId}: ${fault.protocol} handler failed (#${fault.count}, kept running): ${fault.error.message}`,
+        );
         this.report(fault.peerId, "malformed-message");
       },
     });
@@ -332,8 +341,8 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
     return result.ban;
   }
 
-  /** Lifts the ban on exactly `target` (its text form); the lifted ban, if there was one. */
-  unban(target: string, options: AbortOptions = {}): Promise<Ban | undefined> {
+  /** Lifts the ban on exactly `target`; the lifted ban, if there was one. */
+  unban(target: BanTarget, options: AbortOptions = {}): Promise<Ban | undefined> {
     return this.#peers.bans.unban(target, options);
   }
 
