@@ -12,7 +12,6 @@ import { cidOf } from "../src/chain/types/cid.ts";
 import { exchangeChain, exchangeMessage } from "./_exchange_chain.ts";
 import {
   type BSTipSet,
-  compactMessages,
   decodeRequest,
   decodeResponse,
   deserializeRequest,
@@ -24,14 +23,17 @@ import {
   type ExchangeResponse,
   ExchangeStatus,
   ExchangeStatusError,
-  expandMessages,
   InvalidExchangeMessageError,
   InvalidExchangeResponseError,
   MAX_REQUEST_LENGTH,
-  requestProblem,
   responseChunks,
-  validateResponse,
 } from "../src/protocols/chain_exchange_message.ts";
+import {
+  compactMessages,
+  expandMessages,
+  requestProblem,
+  validateResponse,
+} from "../src/protocols/chain_exchange_answer.ts";
 
 const BOTH = ExchangeOptions.Headers | ExchangeOptions.Messages;
 const ANY_CID = cidOf("any");

@@ -28,8 +28,8 @@ import {
   ExchangeOptions,
   type ExchangeResponse,
   ExchangeStatus,
-  expandMessages,
 } from "../src/protocols/chain_exchange_message.ts";
+import { expandMessages } from "../src/protocols/chain_exchange_answer.ts";
 import {
   CHAIN_EXCHANGE_PROTOCOL,
   ChainExchangeServer,

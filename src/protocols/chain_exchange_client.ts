@@ -33,7 +33,6 @@ import {
 import {
   type BlockMessages,
   CHAIN_EXCHANGE_PROTOCOL,
-  checkMessageRoots,
   decodeResponse,
   encodeRequest,
   ExchangeOptions,
@@ -43,10 +42,13 @@ import {
   InvalidExchangeMessageError,
   MAX_REQUEST_LENGTH,
   MAX_RESPONSE_BYTES,
+} from "./chain_exchange_message.ts";
+import {
+  checkMessageRoots,
   type ValidatedResponse,
   type ValidateOptions,
   validateResponse,
-} from "./chain_exchange_message.ts";
+} from "./chain_exchange_answer.ts";
 
 /**
  * Time for one request, from opening the stream to the last byte of the answer. Lotus allows 5 s

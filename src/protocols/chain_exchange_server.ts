@@ -29,7 +29,6 @@ import {
   type BlockMessages,
   type BSTipSet,
   type CompactedMessages,
-  compactMessages,
   decodeRequest,
   encodeBSTipSet,
   ExchangeOptions,
@@ -38,9 +37,9 @@ import {
   InvalidExchangeMessageError,
   MAX_REQUEST_BYTES,
   MAX_RESPONSE_BYTES,
-  requestProblem,
   responseChunks,
 } from "./chain_exchange_message.ts";
+import { compactMessages, requestProblem } from "./chain_exchange_answer.ts";
 
 export { CHAIN_EXCHANGE_PROTOCOL } from "./chain_exchange_message.ts";
 
