@@ -252,7 +252,7 @@ export class FilecoinNode implements Startable {
       await network.start({ signal });
       this.#teardowns.push(() => network.stop());
       this.#network = network;
-      await chainSync.start();
+      await chainSync.start({ signal });
       this.#teardowns.push(() => chainSync.stop());
       this.#chainSync = chainSync;
     }

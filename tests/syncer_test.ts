@@ -712,3 +712,48 @@ Deno.test("a gossiped block's consensus checks (its signature) run once on its w
     }
   });
 });
+
+Deno.test("the syncer follows head-changed: a head moved past a failed target ends the failure without waiting for the retry", async () => {
+  const genesis = genesisWithMiners();
+  await withSink(genesis, async (store) => {
+    const source = new ChainSource(store.heaviest);
+    const chain = source.grow(20);
+    const top = chain.at(-1)!;
+    // The first write fails, and a retry would wait a minute: only the head-changed listener
+    // can end the failure within this test's bound.
+    const syncer = makeSyncer(
+      faultyStore(store, [new TypeError("database or disk is full")]),
+      source.fetcher("p"),
+      [],
+      { retryMinMs: 60_000, retryMaxMs: 60_000, heads: store },
+    );
+    await syncer.start();
+    const bound = deadline(30_000, "the syncer to notice the head move");
+    try {
+      syncer.addTarget({ peerId: "p", cids: top.tipset.cids, height: 20, weight: top.weight });
+      await Promise.race([statusWhere(syncer, (s) => s.stage === "failed"), bound.expired]);
+      // Another part of the node (an import, later the miner) moves the head to the target.
+      await store.putTipSets(chain.map((m) => ({ tipset: m.tipset, messages: m.messages })));
+      await store.setHead(top.tipset, top.weight);
+      const done = await Promise.race([
+        statusWhere(syncer, (s) => s.stage === "in-sync"),
+        bound.expired,
+      ]);
+      equal(done.error, undefined);
+      equal(done.height, 20, "the status names the new head's height");
+    } finally {
+      bound.cancel();
+      await syncer.stop();
+    }
+  });
+});
+
+/** A promise that rejects after `ms` unless cancelled (a test's bound, not a sleep). */
+function deadline(ms: number, what: string): { expired: Promise<never>; cancel: () => void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`waited ${ms} ms for ${what}`)), ms);
+  });
+  expired.catch(() => {});
+  return { expired, cancel: () => clearTimeout(timer) };
+}

@@ -4,6 +4,7 @@
  * (which decode the bytes themselves), or, on a node without them, a structural check (one
  * DAG-CBOR tuple). A rejected message costs its sender reputation.
  */
+import type { AbortOptions, Startable } from "../abort.ts";
 import * as dagCbor from "@ipld/dag-cbor";
 import { TopicValidatorResult } from "@libp2p/interface";
 import type { Message, PeerId } from "@libp2p/interface";
@@ -67,7 +68,7 @@ export function gossipTopic(kind: GossipKind, network: string): string {
   return `/fil/${kind}/${network}`;
 }
 
-export class GossipTopics {
+export class GossipTopics implements Startable {
   readonly #libp2p: Libp2pNode;
   readonly #topics: Record<GossipKind, string>;
   readonly #onReject: (peerId: string) => void;
@@ -93,7 +94,7 @@ export class GossipTopics {
     this.#onReject = onReject;
   }
 
-  start(): void {
+  start(_options: AbortOptions = {}): Promise<void> {
     const pubsub = this.#libp2p.services.pubsub;
     for (const kind of ["blocks", "msgs"] as const) {
       pubsub.topicValidators.set(
@@ -103,15 +104,17 @@ export class GossipTopics {
       pubsub.subscribe(this.#topics[kind]);
     }
     pubsub.addEventListener("gossipsub:message", this.#onMessage);
+    return Promise.resolve();
   }
 
-  stop(): void {
+  stop(): Promise<void> {
     const pubsub = this.#libp2p.services.pubsub;
     pubsub.removeEventListener("gossipsub:message", this.#onMessage);
     for (const kind of ["blocks", "msgs"] as const) {
       pubsub.unsubscribe(this.#topics[kind]);
       pubsub.topicValidators.delete(this.#topics[kind]);
     }
+    return Promise.resolve();
   }
 
   /** The chain system plugs its full validation in here. */

@@ -180,7 +180,7 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
         evt.detail.kind === "timeout" ? "timeout" : "malformed-message",
       );
     });
-    await hello.start();
+    await hello.start(options);
     this.#hello = hello;
 
     this.#gossip = new GossipTopics(
@@ -188,7 +188,7 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
       chain.networkName,
       (peer) => this.report(peer, "invalid-message"),
     );
-    this.#gossip.start();
+    await this.#gossip.start(options);
 
     const discovery = new Discovery({ libp2p, peers, config: net, log: this.#log });
     this.#discovery = discovery;
@@ -205,7 +205,7 @@ export class Network extends TypedEventTarget<NetworkEvents> implements Startabl
     if (!this.#running) return;
     this.#running = false;
     await this.#discovery?.stop();
-    this.#gossip?.stop();
+    await this.#gossip?.stop();
     await this.#hello?.stop();
     await this.#peers.stop();
     await this.#host?.stop();

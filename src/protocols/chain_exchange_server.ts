@@ -15,7 +15,7 @@
 import * as dagCbor from "@ipld/dag-cbor";
 import type { IncomingStreamData } from "@libp2p/interface";
 import type { CID } from "multiformats/cid";
-import type { AbortOptions } from "../abort.ts";
+import type { AbortOptions, Startable } from "../abort.ts";
 import type { BlockHeader, Message, SignedMessage, TipSet } from "../chain/types/mod.ts";
 import { TypedEventTarget } from "../events.ts";
 import {
@@ -134,7 +134,8 @@ interface Bucket {
  * await server.stop();
  * ```
  */
-export class ChainExchangeServer extends TypedEventTarget<ChainExchangeServerEvents> {
+export class ChainExchangeServer extends TypedEventTarget<ChainExchangeServerEvents>
+  implements Startable {
   readonly #source: ChainExchangeSource;
   readonly #timeoutMs: number;
   readonly #responseTimeoutMs: number;
@@ -160,7 +161,7 @@ export class ChainExchangeServer extends TypedEventTarget<ChainExchangeServerEve
   }
 
   /** Serves again after a `stop()`. */
-  start(): Promise<void> {
+  start(_options: AbortOptions = {}): Promise<void> {
     if (this.#stopped.signal.aborted) this.#stopped = new AbortController();
     return Promise.resolve();
   }

@@ -4,6 +4,7 @@
  * whole connection at once; a heavier advertised head becomes a sync target. Until a peer's hello
  * has arrived and matched, its other Filecoin protocol streams are refused (see `gated`).
  */
+import type { AbortOptions, Startable } from "../abort.ts";
 import type { Connection, IncomingStreamData, Stream } from "@libp2p/interface";
 import type { ChainView } from "../chain/chain_view.ts";
 import { TypedEventTarget } from "../events.ts";
@@ -70,7 +71,7 @@ export interface HelloServiceOptions {
   blameSettleMs?: number;
 }
 
-export class HelloService extends TypedEventTarget<HelloEvents> {
+export class HelloService extends TypedEventTarget<HelloEvents> implements Startable {
   readonly #libp2p: ProtocolRegistrar & ConnectionEvents;
   readonly #chain: ChainView;
   readonly #clock: Clock;
@@ -104,7 +105,7 @@ export class HelloService extends TypedEventTarget<HelloEvents> {
     this.#blameSettleMs = options.blameSettleMs ?? BLAME_SETTLE_MS;
   }
 
-  async start(): Promise<void> {
+  async start(_options: AbortOptions = {}): Promise<void> {
     this.#stopped = new AbortController();
     await this.#libp2p.handle(HELLO_PROTOCOL, (data) => void this.#onHello(data), {
       maxInboundStreams: 4,

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import type { AbortOptions, Startable } from "../abort.ts";
 import type { Clock } from "../clock/clock.ts";
 import type { Consensus } from "../consensus/consensus.ts";
 import type { NetworkEvents } from "../net/network.ts";
@@ -47,7 +48,7 @@ export interface ChainSyncDeps {
 }
 
 /** Chain exchange + sync + gossip validation on one network. `start()` / `stop()`. */
-export class ChainSync {
+export class ChainSync implements Startable {
   readonly syncer: Syncer;
   readonly #deps: ChainSyncDeps;
   readonly #log: (line: string) => void;
@@ -99,6 +100,7 @@ export class ChainSync {
       consensus: deps.consensus,
       clock: deps.clock,
       storePath: deps.storePath,
+      heads: deps.chain,
       progress: deps.kv ? new KvWalkProgress(deps.kv) : undefined,
       blockDelay: deps.blockDelay,
       onBadPeer: (peerId, reason) => {
@@ -121,7 +123,7 @@ export class ChainSync {
   };
 
   /** Starts serving and syncing; the network must be running. */
-  async start(): Promise<void> {
+  async start(options: AbortOptions = {}): Promise<void> {
     if (this.#running) return;
     const { network, chain, ipld, consensus, clock } = this.#deps;
     const log = this.#log;
@@ -171,7 +173,7 @@ export class ChainSync {
       }),
     );
     network.setGossipValidator("msgs", messageGossipValidator());
-    this.syncer.start();
+    await this.syncer.start(options);
     this.#running = true;
   }
 

@@ -16,7 +16,8 @@
  *
  * @module
  */
-import type { AbortOptions } from "../abort.ts";
+import type { AbortOptions, Startable } from "../abort.ts";
+import type { HeadChange } from "../chain/chain_store.ts";
 import type { Clock } from "../clock/clock.ts";
 import type { Consensus } from "../consensus/consensus.ts";
 import { TypedEventTarget } from "../events.ts";
@@ -74,6 +75,17 @@ export interface SyncerOptions {
   readonly retryMaxMs?: number;
   /** Bad blocks remembered at once (default {@link DEFAULT_BAD_BLOCK_CACHE_SIZE}). */
   readonly badBlockCacheSize?: number;
+  /**
+   * Where head moves are announced (the chain store): whoever moved the head (this syncer, a
+   * mined block, an import), the status follows it and targets it overtook are dropped at once.
+   */
+  readonly heads?: HeadChanges;
+}
+
+/** The chain store's `head-changed` events, as the syncer listens to them. */
+export interface HeadChanges {
+  addEventListener(type: "head-changed", listener: (e: CustomEvent<HeadChange>) => void): void;
+  removeEventListener(type: "head-changed", listener: (e: CustomEvent<HeadChange>) => void): void;
 }
 
 export type SyncerEvents = {
@@ -91,7 +103,7 @@ interface Queued {
 }
 
 /** The syncer: `start()`, feed it `addTarget()`, read `status`; `stop()` aborts any sync. */
-export class Syncer extends TypedEventTarget<SyncerEvents> {
+export class Syncer extends TypedEventTarget<SyncerEvents> implements Startable {
   readonly #o: SyncerOptions;
   readonly #store: SyncChainStore;
   readonly #bad: BadBlockCache;
@@ -127,21 +139,34 @@ export class Syncer extends TypedEventTarget<SyncerEvents> {
     return this.#status.stage !== "syncing";
   }
 
-  start(): void {
-    if (this.#running) return;
+  start(_options: AbortOptions = {}): Promise<void> {
+    if (this.#running) return Promise.resolve();
     this.#running = true;
     this.#controller = new AbortController();
+    this.#o.heads?.addEventListener("head-changed", this.#onHeadChanged);
     this.#loop = this.#run();
+    return Promise.resolve();
   }
 
   async stop(): Promise<void> {
     if (!this.#running) return;
     this.#running = false;
+    this.#o.heads?.removeEventListener("head-changed", this.#onHeadChanged);
     this.#controller.abort(new DOMException("syncer stopped", "AbortError"));
     this.#wake?.();
     await this.#loop;
     this.#loop = undefined;
   }
+
+  #onHeadChanged = (e: CustomEvent<HeadChange>): void => {
+    const { stage } = this.#status;
+    if (stage === "idle" || stage === "in-sync") {
+      this.#setStatus({ ...this.#status, height: e.detail.to.height });
+    }
+    // The loop drops targets the new head overtook; a failed one waiting out its backoff is
+    // then no longer pending, and the status says in sync without waiting for the retry.
+    this.#wake?.();
+  };
 
   /** A head a peer advertised. Ignored unless heavier than ours and not known bad. */
   addTarget(target: SyncTarget): void {
