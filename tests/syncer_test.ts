@@ -193,6 +193,30 @@ function faultyStore(
   };
 }
 
+/**
+ * The syncer after a restart: the chain store reopened on the same KV, walk progress read from
+ * it, `reads` counting header reads while walking back and `calls` the fetches; started.
+ */
+async function restartedSyncer(
+  kv: Deno.Kv,
+  ipld: MemoryIpldStore,
+  genesis: Genesis,
+  source: ChainSource,
+) {
+  const reopened = await ChainStore.open(kv, ipld, genesis.cid);
+  const ref: { syncer?: Syncer } = {};
+  const reads = { count: 0, when: () => ref.syncer?.status.phase === "headers" };
+  const calls: { messages: boolean; length: number }[] = [];
+  const second = ref.syncer = makeSyncer(
+    faultyStore(reopened, [], reads),
+    source.fetcher("p", calls),
+    [],
+    { progress: new KvWalkProgress(kv) },
+  );
+  await second.start();
+  return { reopened, second, reads, calls };
+}
+
 /** Resolves with the first status `test` accepts. */
 function statusWhere(syncer: Syncer, test: (s: SyncStatus) => boolean): Promise<SyncStatus> {
   return new Promise((resolve) => {
@@ -576,17 +600,7 @@ Deno.test("a restarted sync takes recorded walk segments instead of re-reading s
     ok((await progress.tops()).size > 0, "the walk recorded its segments");
 
     // After the restart: header reads while walking back, header fetches, forward fetches.
-    const reopened = await ChainStore.open(kv, ipld, genesis.cid);
-    const ref: { syncer?: Syncer } = {};
-    const reads = { count: 0, when: () => ref.syncer?.status.phase === "headers" };
-    const calls: { messages: boolean; length: number }[] = [];
-    const second = ref.syncer = makeSyncer(
-      faultyStore(reopened, [], reads),
-      source.fetcher("p", calls),
-      [],
-      { progress },
-    );
-    second.start();
+    const { reopened, second, reads, calls } = await restartedSyncer(kv, ipld, genesis, source);
     try {
       second.addTarget({ peerId: "p", cids: top.tipset.cids, height: 1000, weight: top.weight });
       const done = await statusWhere(second, (s) => s.stage === "in-sync");
@@ -622,17 +636,7 @@ Deno.test("a sync stopped mid-walk fetches only the headers the first walk did n
     const recorded = [...(await progress.tops()).values()];
     ok(recorded.length >= 2, `${recorded.length} segments recorded`);
 
-    const reopened = await ChainStore.open(kv, ipld, genesis.cid);
-    const ref: { syncer?: Syncer } = {};
-    const reads = { count: 0, when: () => ref.syncer?.status.phase === "headers" };
-    const calls: { messages: boolean; length: number }[] = [];
-    const second = ref.syncer = makeSyncer(
-      faultyStore(reopened, [], reads),
-      source.fetcher("p", calls),
-      [],
-      { progress },
-    );
-    second.start();
+    const { reopened, second, reads, calls } = await restartedSyncer(kv, ipld, genesis, source);
     try {
       second.addTarget({ peerId: "p", cids: top.tipset.cids, height: 1000, weight: top.weight });
       await statusWhere(second, (s) => s.stage === "in-sync");
