@@ -38,8 +38,6 @@ import { createHost, type Host, type Libp2pNode } from "./libp2p_host.ts";
 import { PeerManager } from "./peer_manager.ts";
 import type { ReputationEventKind } from "./reputation.ts";
 
-export { MAX_BOOTNODE_DIALS } from "./discovery.ts";
-
 export const FILNODE_AGENT = "filnode/0.1.0";
 
 export type NetworkEvents = {
