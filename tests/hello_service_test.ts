@@ -351,3 +351,29 @@ Deno.test("a garbage latency reply to our hello is reported as malformed", async
     deepStrictEqual(latency.events, []);
   });
 });
+
+Deno.test("HelloService hangs up a connection opened before it started; the redial is greeted both ways", async () => {
+  await withHelloNodes([{ weight: 500n }, { raw: true, weight: 100n }], async ([heavy, late]) => {
+    // `late` is a host whose Hello has not started yet (a node between listen and Hello).
+    const early = await heavy.host.libp2p.dial(late.host.addr);
+    equal(early.status, "open");
+    const closed = nextEvent(late.host.libp2p, "peer:disconnect");
+    try {
+      await late.hello.start();
+      await closed;
+      await waitUntil(() => early.status !== "open", "the early connection is gone");
+
+      // Dialled again, with Hello running on both sides: both greet, and the lighter side
+      // learns the heavier head as a sync target.
+      const target = nextEvent<{ peerId: string }>(late.hello, "target");
+      await late.host.libp2p.dial(heavy.host.addr);
+      equal((await target).peerId, heavy.host.peerId.toString());
+      await waitUntil(
+        () => heavy.hello.isGreeted(late.host.peerId.toString()),
+        "the heavy side greets the late one",
+      );
+    } finally {
+      await late.hello.stop();
+    }
+  });
+});

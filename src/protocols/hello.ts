@@ -9,7 +9,7 @@ import type { Connection, IncomingStreamData, Stream } from "@libp2p/interface";
 import type { ChainView } from "../chain/chain_view.ts";
 import { TypedEventTarget } from "../events.ts";
 import type { Clock } from "../clock/clock.ts";
-import type { ConnectionEvents, ProtocolRegistrar } from "./protocol_host.ts";
+import type { ConnectionEvents, ProtocolConnections, ProtocolRegistrar } from "./protocol_host.ts";
 import {
   EmptyStreamError,
   MalformedMessageError,
@@ -63,7 +63,7 @@ export type HelloEvents = {
 };
 
 export interface HelloServiceOptions {
-  libp2p: ProtocolRegistrar & ConnectionEvents;
+  libp2p: ProtocolRegistrar & ConnectionEvents & ProtocolConnections;
   chain: ChainView;
   clock: Clock;
   timeoutMs?: number;
@@ -72,7 +72,7 @@ export interface HelloServiceOptions {
 }
 
 export class HelloService extends TypedEventTarget<HelloEvents> implements Startable {
-  readonly #libp2p: ProtocolRegistrar & ConnectionEvents;
+  readonly #libp2p: ProtocolRegistrar & ConnectionEvents & ProtocolConnections;
   readonly #chain: ChainView;
   readonly #clock: Clock;
   readonly #timeoutMs: number;
@@ -113,6 +113,14 @@ export class HelloService extends TypedEventTarget<HelloEvents> implements Start
     });
     this.#libp2p.addEventListener("connection:open", this.#onOpen);
     this.#libp2p.addEventListener("peer:disconnect", this.#onDisconnect);
+    // A connection that opened before this service listened (a peer dialled in while the host
+    // was starting, between listen and here) was never greeted: our hello was not sent on it and
+    // the peer's found no handler, so neither side greets on it again, and the node sat
+    // connected, silent and never synced (seen once in 80 restarts of the SIGKILL sync test).
+    // Hang it up; the peer or our discovery dials again, and Hello comes first.
+    for (const connection of this.#libp2p.getConnections()) {
+      connection.abort(new Error("opened before Hello was ready; dial again"));
+    }
   }
 
   async stop(): Promise<void> {
