@@ -26,7 +26,7 @@ import { timingSafeEqual } from "node:crypto";
 import { sha256 } from "@noble/hashes/sha2";
 import type { AbortOptions } from "../abort.ts";
 import { UserError } from "../errors.ts";
-import { writeFileAtomic } from "../repo/fs_atomic.ts";
+import { readCappedFile, removeIfPresent, writeFileAtomic } from "../repo/fs_atomic.ts";
 import { toHex } from "../hex.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -199,40 +199,20 @@ export async function readApiFile(
 
 /** Removes `<root>/api` at a clean stop; absent already is fine. */
 export async function removeApiFile(root: string): Promise<void> {
-  try {
-    await Deno.remove(apiFilePath(root));
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-  }
+  await removeIfPresent(apiFilePath(root));
 }
 
 /** A small UTF-8 file's text, undefined if absent; refuses files over MAX_FILE_BYTES. */
 async function readSmallText(path: string, options: AbortOptions): Promise<string | undefined> {
   options.signal?.throwIfAborted();
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path, { read: true });
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
-    throw err;
+  const bytes = await readCappedFile(path, MAX_FILE_BYTES);
+  if (bytes === undefined) return undefined;
+  if (bytes.length > MAX_FILE_BYTES) {
+    throw new ApiFileError(`${path} is larger than ${MAX_FILE_BYTES} bytes: not ours`);
   }
   try {
-    const buffer = new Uint8Array(MAX_FILE_BYTES + 1);
-    let filled = 0;
-    while (filled < buffer.length) {
-      const n = await file.read(buffer.subarray(filled));
-      if (n === null) break;
-      filled += n;
-    }
-    if (filled > MAX_FILE_BYTES) {
-      throw new ApiFileError(`${path} is larger than ${MAX_FILE_BYTES} bytes: not ours`);
-    }
-    try {
-      return new TextDecoder("utf-8", { fatal: true }).decode(buffer.subarray(0, filled));
-    } catch {
-      throw new ApiFileError(`${path} is not text`);
-    }
-  } finally {
-    file.close();
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new ApiFileError(`${path} is not text`);
   }
 }

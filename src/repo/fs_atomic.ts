@@ -131,3 +131,45 @@ export async function syncDir(dir: string): Promise<void> {
     handle?.close();
   }
 }
+
+/**
+ * A small file's bytes, read through one handle: at most `maxBytes + 1` of them, so a caller
+ * tells "too large" by the length without reading a file that grew huge. `undefined` when the
+ * file does not exist. `inspect` sees the open file's stat before any byte is read, so a mode or
+ * type check applies to the very file read (not to one swapped in between a stat and an open).
+ */
+export async function readCappedFile(
+  path: string,
+  maxBytes: number,
+  inspect?: (info: Deno.FileInfo) => void,
+): Promise<Uint8Array | undefined> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw err;
+  }
+  try {
+    if (inspect) inspect(await file.stat());
+    const buffer = new Uint8Array(maxBytes + 1);
+    let filled = 0;
+    while (filled < buffer.length) {
+      const n = await file.read(buffer.subarray(filled));
+      if (n === null) break;
+      filled += n;
+    }
+    return buffer.subarray(0, filled);
+  } finally {
+    file.close();
+  }
+}
+
+/** Removes `path`; a file that is already gone is fine. */
+export async function removeIfPresent(path: string): Promise<void> {
+  try {
+    await Deno.remove(path);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+}

@@ -8,7 +8,7 @@
  */
 import { base64pad } from "multiformats/bases/base64";
 import { CorruptRecordError } from "../errors.ts";
-import type { WriteFileAtomicOptions } from "./fs_atomic.ts";
+import { readCappedFile, type WriteFileAtomicOptions } from "./fs_atomic.ts";
 import { KEY_TYPES, type KeyType, MAX_PBKDF2_ITERATIONS, SALT_LENGTH } from "./keystore_crypto.ts";
 import { InsecurePermissionsError } from "./keystore_errors.ts";
 
@@ -210,28 +210,13 @@ function encodeJson(value: unknown): Uint8Array {
  * CorruptRecordError when it is not a regular file or is implausibly large.
  */
 export async function readPrivateFile(path: string): Promise<Uint8Array | undefined> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path, { read: true });
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
-    throw err;
-  }
-  try {
-    const info = await file.stat();
+  let size = 0;
+  const bytes = await readCappedFile(path, MAX_FILE_BYTES, (info) => {
     if (!info.isFile) throw corrupt(path, "not a regular file");
     checkMode(path, info.mode, "keystore file", FILE_MODE);
     if (info.size > MAX_FILE_BYTES) throw corrupt(path, `too large (${info.size} bytes)`);
-    const buf = new Uint8Array(info.size + 1);
-    let length = 0;
-    while (length < buf.length) {
-      const n = await file.read(buf.subarray(length));
-      if (n === null) break;
-      length += n;
-    }
-    if (length > info.size) throw corrupt(path, "grew while being read");
-    return buf.subarray(0, length);
-  } finally {
-    file.close();
-  }
+    size = info.size;
+  });
+  if (bytes !== undefined && bytes.length > size) throw corrupt(path, "grew while being read");
+  return bytes;
 }
